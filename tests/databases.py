@@ -1,0 +1,104 @@
+"""Which real database servers the test suite can use.
+
+SQLite always works. PostgreSQL and MariaDB are used when reachable at their
+local defaults or at the URLs in ``WINIDJANGO_POSTGRES_URL`` /
+``WINIDJANGO_MARIADB_URL``; otherwise their tests are skipped with the reason
+(and fail when ``CI=true``).
+"""
+
+import os
+import tempfile
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+BACKENDS = ("sqlite", "postgresql", "mariadb")
+
+_DEFAULT_URLS = {
+    "postgresql": "postgres://postgres@127.0.0.1:5432/winidjango",
+    "mariadb": "mysql://root@127.0.0.1:3306/winidjango",
+}
+_URL_VARIABLES = {
+    "postgresql": "WINIDJANGO_POSTGRES_URL",
+    "mariadb": "WINIDJANGO_MARIADB_URL",
+}
+_ENGINES = {
+    "postgresql": "django.db.backends.postgresql",
+    "mariadb": "django.db.backends.mysql",
+}
+
+
+def _parse_url(url: str, backend: str) -> dict[str, Any]:
+    parts = urlsplit(url)
+    settings: dict[str, Any] = {
+        "ENGINE": _ENGINES[backend],
+        "NAME": parts.path.lstrip("/") or "winidjango",
+        "USER": unquote(parts.username or ""),
+        "PASSWORD": unquote(parts.password or ""),
+        "HOST": parts.hostname or "127.0.0.1",
+        "PORT": str(parts.port or ""),
+    }
+    if backend == "mariadb":
+        settings["OPTIONS"] = {"charset": "utf8mb4"}
+        settings["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
+    return settings
+
+
+def _unreachable_reason(backend: str, settings: dict[str, Any]) -> str | None:
+    """Try a short connection; return why it failed, or None if it worked."""
+    try:
+        if backend == "postgresql":
+            import psycopg
+
+            psycopg.connect(
+                host=settings["HOST"],
+                port=settings["PORT"] or 5432,
+                user=settings["USER"],
+                password=settings["PASSWORD"],
+                dbname="postgres",
+                connect_timeout=3,
+            ).close()
+        else:
+            import MySQLdb
+
+            MySQLdb.connect(
+                host=settings["HOST"],
+                port=int(settings["PORT"] or 3306),
+                user=settings["USER"],
+                password=settings["PASSWORD"],
+                connect_timeout=3,
+            ).close()
+    except Exception as error:  # noqa: BLE001 - any failure means "not usable"
+        first_line = str(error).strip().splitlines()[0] if str(error) else ""
+        where = f"{settings['HOST']}:{settings['PORT']}"
+        return f"{backend} not reachable at {where}: {type(error).__name__} {first_line}"
+    return None
+
+
+def build_databases() -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """Return Django's ``DATABASES`` and ``{backend: why it is unavailable}``."""
+    sqlite_file = os.path.join(tempfile.gettempdir(), "winidjango-tests.sqlite3")
+    databases: dict[str, dict[str, Any]] = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": sqlite_file,
+            # A file, not :memory:, so that worker threads' own connections
+            # see the same database as the test's connection.
+            "TEST": {"NAME": sqlite_file},
+            "OPTIONS": {"timeout": 30},
+        }
+    }
+    unavailable: dict[str, str] = {}
+    for backend in ("postgresql", "mariadb"):
+        url = os.environ.get(_URL_VARIABLES[backend], _DEFAULT_URLS[backend])
+        settings = _parse_url(url, backend)
+        reason = _unreachable_reason(backend, settings)
+        if reason is None:
+            databases[backend] = settings
+        else:
+            unavailable[backend] = reason
+    return databases, unavailable
+
+
+def alias_for(backend: str) -> str:
+    """The ``DATABASES`` alias that holds ``backend``."""
+    return "default" if backend == "sqlite" else backend

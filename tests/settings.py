@@ -1,0 +1,17 @@
+"""Django settings for winidjango's test suite."""
+
+from tests.databases import build_databases
+
+DATABASES, UNAVAILABLE_BACKENDS = build_databases()
+DATABASE_ROUTERS = ["tests.router.ActiveBackendRouter"]
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "tests.testapp",
+]
+SECRET_KEY = "winidjango-tests-not-secret"  # noqa: S105
+USE_TZ = True
+TIME_ZONE = "UTC"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+LOGGING_CONFIG = None

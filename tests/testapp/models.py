@@ -1,0 +1,111 @@
+"""Models that cover the relations winidjango must handle.
+
+- FK chain three levels deep: Author -> Book -> Review (CASCADE)
+- SET_NULL: Book.editor -> Author
+- PROTECT: City.country -> Country (natural primary key)
+- RESTRICT: Loan.book -> Book
+- self-FK: Category.parent
+- many-to-many: Book.tags -> Tag (unique name)
+- multi-table inheritance: Restaurant(Place)
+- BaseModel subclass: Article
+"""
+
+from django.db import models
+
+from winidjango.src.db.models import BaseModel
+
+
+class Author(models.Model):
+    name = models.CharField(max_length=100)
+    birth_year = models.IntegerField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Tag(models.Model):
+    name = models.CharField(max_length=50)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["name"], name="unique_tag_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Book(models.Model):
+    title = models.CharField(max_length=200)
+    author = models.ForeignKey(Author, on_delete=models.CASCADE, related_name="books")
+    editor = models.ForeignKey(
+        Author,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="edited_books",
+    )
+    pages = models.IntegerField(default=0)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="books")
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Review(models.Model):
+    book = models.ForeignKey(Book, on_delete=models.CASCADE, related_name="reviews")
+    rating = models.IntegerField()
+    text = models.TextField(blank=True, default="")
+
+    def __str__(self) -> str:
+        return f"{self.rating} for {self.book_id}"
+
+
+class Loan(models.Model):
+    book = models.ForeignKey(Book, on_delete=models.RESTRICT, related_name="loans")
+    borrower = models.CharField(max_length=100)
+
+    def __str__(self) -> str:
+        return self.borrower
+
+
+class Category(models.Model):
+    name = models.CharField(max_length=100)
+    parent = models.ForeignKey(
+        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="children"
+    )
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Country(models.Model):
+    code = models.CharField(max_length=2, primary_key=True)
+    name = models.CharField(max_length=100)
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class City(models.Model):
+    name = models.CharField(max_length=100)
+    country = models.ForeignKey(Country, on_delete=models.PROTECT, related_name="cities")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Place(models.Model):
+    name = models.CharField(max_length=100)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Restaurant(Place):
+    serves_pizza = models.BooleanField(default=False)
+
+
+class Article(BaseModel):
+    title = models.CharField(max_length=200)
+
+    class Meta(BaseModel.Meta):
+        db_table = "testapp_article"

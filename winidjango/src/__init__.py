@@ -1,0 +1,1 @@
+"""Source code of winidjango: database utilities and management commands."""

@@ -1,0 +1,1 @@
+"""Management command framework: a base command and an import command."""

@@ -1,0 +1,1 @@
+"""The abstract base management command."""

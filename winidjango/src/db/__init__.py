@@ -1,0 +1,1 @@
+"""Database utilities: bulk operations, model and field helpers, raw SQL."""
