@@ -60,23 +60,28 @@ def _unreachable_reason(backend: str, settings: dict[str, Any]) -> str | None:
         else:
             import MySQLdb
 
-            MySQLdb.connect(
+            MySQLdb.connect(  # type: ignore[no-untyped-call]
                 host=settings["HOST"],
                 port=int(settings["PORT"] or 3306),
                 user=settings["USER"],
                 password=settings["PASSWORD"],
                 connect_timeout=3,
             ).close()
-    except Exception as error:  # noqa: BLE001 - any failure means "not usable"
+    except Exception as error:
         first_line = str(error).strip().splitlines()[0] if str(error) else ""
         where = f"{settings['HOST']}:{settings['PORT']}"
-        return f"{backend} not reachable at {where}: {type(error).__name__} {first_line}"
+        return (
+            f"{backend} not reachable at {where}: {type(error).__name__} {first_line}"
+        )
     return None
 
 
 def build_databases() -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
     """Return Django's ``DATABASES`` and ``{backend: why it is unavailable}``."""
-    sqlite_file = os.path.join(tempfile.gettempdir(), "winidjango-tests.sqlite3")
+    # One file per run, so that concurrent runs don't share (and delete) it.
+    sqlite_file = os.path.join(
+        tempfile.gettempdir(), f"winidjango-tests-{os.getpid()}.sqlite3"
+    )
     databases: dict[str, dict[str, Any]] = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",

@@ -10,7 +10,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "tests.testapp",
 ]
-SECRET_KEY = "winidjango-tests-not-secret"  # noqa: S105
+SECRET_KEY = "winidjango-tests-not-secret"
 USE_TZ = True
 TIME_ZONE = "UTC"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

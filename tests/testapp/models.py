@@ -87,7 +87,9 @@ class Country(models.Model):
 
 class City(models.Model):
     name = models.CharField(max_length=100)
-    country = models.ForeignKey(Country, on_delete=models.PROTECT, related_name="cities")
+    country = models.ForeignKey(
+        Country, on_delete=models.PROTECT, related_name="cities"
+    )
 
     def __str__(self) -> str:
         return self.name

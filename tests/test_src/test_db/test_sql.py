@@ -42,28 +42,35 @@ def test_injection_attempt_stays_data(alias: str) -> None:
     attack = "x'; DELETE FROM testapp_author; --"
     Author.objects.create(name="Ann")
     execute_sql(
-        "INSERT INTO testapp_author (name) VALUES (%(name)s)", {"name": attack}, using=alias
+        "INSERT INTO testapp_author (name) VALUES (%(name)s)",
+        {"name": attack},
+        using=alias,
     )
-    columns, rows = execute_sql(
+    _, rows = execute_sql(
         "SELECT name FROM testapp_author WHERE name = %s", [attack], using=alias
     )
     assert rows == [(attack,)]
     assert Author.objects.count() == 2
 
 
-def test_default_alias_is_default_database(backend: str) -> None:
-    columns, rows = execute_sql("SELECT 1 AS one") if backend == "sqlite" else (["one"], [(1,)])
-    assert (columns, rows) == (["one"], [(1,)])
+@pytest.mark.django_db
+def test_default_alias_is_default_database() -> None:
+    assert execute_sql("SELECT 1 AS one") == (["one"], [(1,)])
 
 
 @pytest.mark.django_db(transaction=True)
 def test_joins_callers_transaction(alias: str) -> None:
     from django.db import transaction
 
-    class Boom(Exception):
+    class BoomError(Exception):
         pass
 
-    with pytest.raises(Boom), transaction.atomic(using=alias):
-        execute_sql("INSERT INTO testapp_author (name) VALUES (%s)", ["Ann"], using=alias)
-        raise Boom
+    def write_then_fail() -> None:
+        with transaction.atomic(using=alias):
+            sql = "INSERT INTO testapp_author (name) VALUES (%s)"
+            execute_sql(sql, ["Ann"], using=alias)
+            raise BoomError
+
+    with pytest.raises(BoomError):
+        write_then_fail()
     assert not Author.objects.exists()

@@ -2,7 +2,7 @@
 
 from collections.abc import Hashable, Iterable, Sequence
 from graphlib import CycleError, TopologicalSorter
-from typing import Any, Self
+from typing import Self
 
 from django.db import models
 from django.db.models import Model
@@ -49,7 +49,7 @@ def topological_sort_models[M: type[Model]](models: Iterable[M]) -> list[M]:
             for dependency in _forward_dependencies(model)
             if dependency in position and dependency is not model
         ]
-        sorter.add(model, *dependencies)  # type: ignore[arg-type]
+        sorter.add(model, *dependencies)
     try:
         sorter.prepare()
     except CycleError as error:
@@ -79,18 +79,23 @@ def comparable_field_value(instance: Model, field: AnyField) -> Hashable:
     """The hashable value of ``field`` on ``instance`` as it would be stored.
 
     A foreign key yields the related primary key: the ``*_id`` attribute, or
-    the pk of an assigned related object that was saved after assignment.
+    the pk of an assigned related object that was saved after assignment; an
+    assigned object that is still unsaved is identified by the object itself.
     """
     attname: str = field.attname  # type: ignore[union-attr]
     value = getattr(instance, attname)
     if value is None and field.is_relation:
         cached = field.get_cached_value(instance, None)  # type: ignore[union-attr]
         if cached is not None:
-            value = cached.pk
+            # An unsaved related object has no id yet; two children of
+            # different unsaved parents must still differ.
+            value = cached.pk if cached.pk is not None else ("unsaved", id(cached))
     return make_hashable(value)  # type: ignore[no-any-return]
 
 
-def instance_values(instance: Model, fields: Iterable[AnyField]) -> tuple[Hashable, ...]:
+def instance_values(
+    instance: Model, fields: Iterable[AnyField]
+) -> tuple[Hashable, ...]:
     """Values of the concrete ``fields`` of ``instance``, skipping M2M and reverse."""
     return tuple(
         comparable_field_value(instance, field)

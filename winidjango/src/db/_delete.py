@@ -1,0 +1,70 @@
+"""Chunked deletes through Django's Collector, and deletion previews."""
+
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+from django.db.models import Model
+from django.db.models.deletion import Collector
+
+from winidjango.src.db._validation import check_instances, check_saved
+
+
+class DeletePlan[M: Model]:
+    """Deletes chunks of ``model`` objects with cascades, signals and counts."""
+
+    def __init__(self, model: type[M], alias: str) -> None:
+        """Remember the model and the database to delete from."""
+        self.model = model
+        self.alias = alias
+
+    def prepare(self, chunk: list[M]) -> list[M]:
+        """Check the chunk: right model, every object saved."""
+        check_instances(self.model, chunk)
+        check_saved(chunk, "deleted")
+        return chunk
+
+    def execute(self, chunk: list[M]) -> tuple[int, dict[str, int]]:
+        """Delete the chunk and everything that cascades from it."""
+        collector = Collector(using=self.alias)
+        collector.collect(chunk)
+        return collector.delete()
+
+
+def sum_delete_counts(
+    results: Iterable[tuple[int, dict[str, int]]],
+) -> tuple[int, dict[str, int]]:
+    """Add up the ``(total, {label: count})`` results of several deletes."""
+    total = 0
+    per_model: Counter[str] = Counter()
+    for chunk_total, chunk_counts in results:
+        total += chunk_total
+        per_model.update(chunk_counts)
+    return total, {label: count for label, count in per_model.items() if count}
+
+
+class _PreviewCollector(Collector):
+    """A Collector that loads every affected object instead of fast-deleting.
+
+    Fast deletes keep querysets, not objects; a preview must list the objects.
+    """
+
+    def can_fast_delete(self, *args: Any, **kwargs: Any) -> bool:
+        return False
+
+
+def preview_deletion(
+    entries: dict[type[Model], list[Model]], alias: str
+) -> dict[type[Model], set[Model]]:
+    """Collect what deleting ``entries`` would remove, running only SELECTs.
+
+    Raises ``ProtectedError`` or ``RestrictedError`` exactly as a real delete
+    would, since the same Collector logic decides.
+    """
+    collector = _PreviewCollector(using=alias)
+    for model, objs in entries.items():
+        check_instances(model, objs)
+        check_saved(objs, "deleted")
+        if objs:
+            collector.collect(objs)
+    return {model: set(objs) for model, objs in collector.data.items() if objs}

@@ -1,0 +1,151 @@
+"""Chunked INSERT of model instances, with primary keys read back.
+
+Preparation (checks, related ids, ``pre_save`` values, SQL) is separated from
+execution so that helper threads can prepare upcoming chunks while the thread
+that owns the transaction executes.
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import NotSupportedError, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import AutoField, Model
+from django.db.models.expressions import DatabaseDefault
+from django.db.models.sql import InsertQuery
+from django.db.models.sql.compiler import SQLInsertCompiler
+
+from winidjango.src.db._validation import check_instances
+from winidjango.src.db.fields import get_model_meta
+
+
+@dataclass
+class _Batch:
+    """One INSERT statement's worth of objects and its compiled SQL."""
+
+    objs: list[Model]
+    compiler: SQLInsertCompiler
+    statements: list[tuple[str, Sequence[Any]]]
+
+
+class InsertPlan[M: Model]:
+    """Everything about inserting ``model`` that is the same for every chunk."""
+
+    def __init__(
+        self, model: type[M], connection: BaseDatabaseWrapper, alias: str, step: int
+    ) -> None:
+        """Check the model can be bulk inserted and read the backend's limits.
+
+        Runs in the owning thread: reading some backend features queries the
+        server, which must not happen on a helper thread's borrowed connection.
+        """
+        meta = get_model_meta(model)
+        if (
+            meta.concrete_model is not None
+            and get_model_meta(meta.concrete_model).parents
+        ):
+            message = (
+                f"{model.__name__} uses multi-table inheritance; its rows span "
+                "several tables and cannot be bulk created"
+            )
+            raise ValueError(message)
+        if meta.order_with_respect_to is not None:
+            message = f"{model.__name__} uses order_with_respect_to, not supported"
+            raise ValueError(message)
+        self.model = model
+        self.connection = connection
+        self.alias = alias
+        self.fields = [field for field in meta.concrete_fields if not field.generated]
+        self.fields_without_pk = [
+            field for field in self.fields if not isinstance(field, AutoField)
+        ]
+        self.can_return_keys = bool(
+            connection.features.can_return_rows_from_bulk_insert
+        )
+        self.returning_fields = (
+            meta.db_returning_fields if self.can_return_keys else None
+        )
+        ops = connection.ops
+        self.rows_per_statement = max(
+            ops.bulk_batch_size(self.fields, [None] * step), 1
+        )
+        self.offset = 0
+
+    def prepare(self, chunk: list[M]) -> list[_Batch]:
+        """Check ``chunk`` and compile its INSERT statements; no query is run."""
+        check_instances(self.model, chunk)
+        with_pk: list[Model] = []
+        without_pk: list[Model] = []
+        pk_field = get_model_meta(self.model).pk
+        for obj in chunk:
+            # Copies the id of a related object saved since it was assigned
+            # (a parent created earlier in the same call), or raises if the
+            # related object is still unsaved.
+            obj._prepare_related_fields_for_save(operation_name="bulk_create")  # type: ignore[attr-defined]
+            if isinstance(obj.pk, DatabaseDefault):
+                without_pk.append(obj)
+                continue
+            if not obj._is_pk_set() and pk_field is not None:  # type: ignore[attr-defined]
+                obj.pk = pk_field.get_pk_value_on_save(obj)
+            (with_pk if obj._is_pk_set() else without_pk).append(obj)  # type: ignore[attr-defined]
+        if without_pk and not self.can_return_keys:
+            message = (
+                f"the {self.connection.vendor} database cannot return primary keys "
+                "from a multi-row INSERT (MySQL; MariaDB 10.5+ can), so "
+                f"{self.model.__name__} objects without a primary key cannot be "
+                "bulk created with their keys; set the primary keys yourself"
+            )
+            raise NotSupportedError(message)
+        batches = []
+        for objs, fields in (
+            (with_pk, self.fields),
+            (without_pk, self.fields_without_pk),
+        ):
+            for start in range(0, len(objs), self.rows_per_statement):
+                part = objs[start : start + self.rows_per_statement]
+                batches.append(self._compile(part, fields))
+        return batches
+
+    def _compile(self, objs: list[Model], fields: list[Any]) -> _Batch:
+        query = InsertQuery(self.model)
+        query.insert_values(fields, objs, raw=False)
+        compiler = query.get_compiler(connection=self.connection)
+        compiler.returning_fields = self.returning_fields
+        return _Batch(objs, compiler, compiler.as_sql())
+
+    def execute(self, batches: list[_Batch]) -> list[M]:
+        """Run the compiled INSERTs and store the returned keys on the objects."""
+        created: list[M] = []
+        # The connection of the executing thread: the caller's in atomic mode,
+        # a worker's own in parallel mode.
+        connection = connections[self.alias]
+        with connection.cursor() as cursor:
+            for batch in batches:
+                for sql, params in batch.statements:
+                    cursor.execute(sql, params)
+                if self.returning_fields:
+                    self._store_returned(batch, cursor, connection)
+                for obj in batch.objs:
+                    obj._state.adding = False
+                    obj._state.db = self.alias
+                created.extend(batch.objs)  # type: ignore[arg-type]
+        return created
+
+    def _store_returned(
+        self, batch: _Batch, cursor: Any, connection: BaseDatabaseWrapper
+    ) -> None:
+        assert self.returning_fields is not None
+        compiler = batch.compiler
+        rows: Iterable[Sequence[Any]] = connection.ops.fetch_returned_rows(
+            cursor,
+            compiler.returning_params,  # type: ignore[arg-type]
+        )
+        table = get_model_meta(self.model).db_table
+        columns: list[Any] = [field.get_col(table) for field in self.returning_fields]
+        converters = compiler.get_converters(columns)
+        if converters:
+            rows = compiler.apply_converters(rows, converters)
+        for obj, row in zip(batch.objs, rows, strict=True):
+            for value, field in zip(row, self.returning_fields, strict=True):
+                setattr(obj, field.attname, value)

@@ -1,0 +1,87 @@
+"""Chunked UPDATE of model instances through one joined statement per batch."""
+
+from typing import Any
+
+from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Model
+
+from winidjango.src.db._backends import get_writer
+from winidjango.src.db._backends.base import Statement
+from winidjango.src.db._validation import check_instances, check_saved
+from winidjango.src.db.fields import get_model_meta
+
+
+class UpdatePlan[M: Model]:
+    """Everything about updating ``fields`` of ``model`` that every chunk shares."""
+
+    def __init__(
+        self,
+        model: type[M],
+        fields: list[Any],
+        connection: BaseDatabaseWrapper,
+        alias: str,
+        step: int,
+    ) -> None:
+        """Resolve columns, casts and the rows that fit in one statement."""
+        meta = get_model_meta(model)
+        self.model = model
+        self.fields = fields
+        self.connection = connection
+        self.alias = alias
+        self.writer = get_writer(connection)
+        assert meta.pk is not None  # every concrete model has one
+        self.pk_field = meta.pk
+        self.pk_column = str(meta.pk.column)
+        self.table = meta.db_table
+        self.columns = [field.column for field in fields]
+        self.casts = [
+            self.writer.value_cast(field.db_type(connection))
+            for field in [self.pk_field, *fields]
+        ]
+        limit = self.writer.max_params_per_statement()
+        params_per_row = len(fields) + 1
+        self.rows_per_statement = (
+            step if limit is None else max(limit // params_per_row, 1)
+        )
+
+    def prepare(self, chunk: list[M]) -> list[Statement]:
+        """Check ``chunk``, convert its values and build the UPDATE statements."""
+        check_instances(self.model, chunk)
+        check_saved(chunk, "updated")
+        connection = self.connection
+        rows = []
+        for obj in chunk:
+            obj._prepare_related_fields_for_save(  # type: ignore[attr-defined]
+                operation_name="bulk_update", fields=self.fields
+            )
+            row = [self.pk_field.get_db_prep_value(obj.pk, connection)]
+            for field in self.fields:
+                value = field.pre_save(obj, add=False)
+                if hasattr(value, "resolve_expression"):
+                    message = (
+                        f"{self.model.__name__}.{field.name} holds an expression "
+                        f"({value!r}); bulk updates write plain values only"
+                    )
+                    raise TypeError(message)
+                row.append(field.get_db_prep_save(value, connection))
+            rows.append(row)
+        return [
+            self.writer.update_statement(
+                self.table,
+                self.pk_column,
+                self.columns,
+                self.casts,
+                rows[start : start + self.rows_per_statement],
+            )
+            for start in range(0, len(rows), self.rows_per_statement)
+        ]
+
+    def execute(self, statements: list[Statement]) -> int:
+        """Run the statements; return how many rows matched."""
+        updated = 0
+        with connections[self.alias].cursor() as cursor:
+            for sql, params in statements:
+                cursor.execute(sql, params)
+                updated += cursor.rowcount
+        return updated

@@ -1,0 +1,124 @@
+"""Checks that refuse bad input to the bulk functions before anything is written."""
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.core.exceptions import FieldDoesNotExist
+from django.db.models import Model
+
+from winidjango.src.db.fields import get_model_meta
+
+
+def check_step(step: object) -> int:
+    """Return ``step`` if it is an int >= 1; raise otherwise.
+
+    ``step=0`` must not quietly write nothing, and ``True`` is not a size.
+    """
+    if isinstance(step, bool) or not isinstance(step, int):
+        message = f"step must be an int >= 1, got {step!r} ({type(step).__name__})"
+        raise TypeError(message)
+    if step < 1:
+        message = f"step must be an int >= 1, got {step}"
+        raise ValueError(message)
+    return step
+
+
+def check_threads(threads: object) -> None:
+    """Refuse a thread count that is not ``None`` or an int >= 1."""
+    if threads is None:
+        return
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        message = f"threads must be None or an int >= 1, got {threads!r}"
+        raise ValueError(message)
+
+
+def check_model(model: object) -> None:
+    """Refuse anything that is not a concrete Django model class."""
+    if not (isinstance(model, type) and issubclass(model, Model)):
+        message = f"expected a Django model class, got {model!r}"
+        raise TypeError(message)
+    if get_model_meta(model).abstract:
+        message = f"{model.__name__} is abstract and has no table"
+        raise TypeError(message)
+
+
+def check_instances(
+    model: type[Model], objs: Iterable[Any], *, offset: int = 0
+) -> None:
+    """Refuse objects that would not write to ``model``'s own table.
+
+    A proxy of ``model`` is fine (same table); a multi-table child or an
+    unrelated model is not: its fields live in other tables, or its pk could
+    hit a different row of ``model``'s table.
+    """
+    concrete = get_model_meta(model).concrete_model
+    for position, obj in enumerate(objs, start=offset):
+        if (
+            not isinstance(obj, Model)
+            or get_model_meta(obj).concrete_model is not concrete
+        ):
+            message = (
+                f"object {position} of the bulk is {obj!r} ({type(obj).__name__}), "
+                f"not an instance of {model.__name__}"
+            )
+            raise TypeError(message)
+
+
+def check_saved(objs: Iterable[Model], operation: str, *, offset: int = 0) -> None:
+    """Refuse unsaved objects for operations that need rows to exist."""
+    for position, obj in enumerate(objs, start=offset):
+        if obj.pk is None:
+            message = (
+                f"object {position} of the bulk ({obj!r}) has no primary key: "
+                f"unsaved objects cannot be {operation}"
+            )
+            raise ValueError(message)
+
+
+def resolve_update_fields(
+    model: type[Model], update_fields: Sequence[str]
+) -> list[Any]:
+    """Turn field names into concrete, non-pk fields of ``model``, or raise.
+
+    Fields with ``auto_now=True`` (e.g. ``BaseModel.updated_at``) are added,
+    because a ``save()`` would refresh them too.
+    """
+    if isinstance(update_fields, str):
+        message = "update_fields must be a list of field names, not a string"
+        raise TypeError(message)
+    names = list(update_fields)
+    if not names:
+        message = "update_fields must name at least one field"
+        raise ValueError(message)
+    meta = get_model_meta(model)
+    fields = []
+    for name in dict.fromkeys(names):
+        try:
+            field = meta.get_field(name)
+        except FieldDoesNotExist:
+            message = f"{model.__name__} has no field named {name!r}"
+            raise ValueError(message) from None
+        if field.many_to_many or field.one_to_many or not field.concrete:
+            message = (
+                f"{model.__name__}.{name} is a many-to-many or reverse relation; "
+                "bulk updates can only set columns of the model's own table"
+            )
+            raise ValueError(message)
+        if field.primary_key:
+            message = (
+                f"{model.__name__}.{name} is the primary key and cannot be updated"
+            )
+            raise ValueError(message)
+        if field.model is not meta.concrete_model:
+            message = (
+                f"{model.__name__}.{name} lives in the parent table of "
+                f"{field.model.__name__}; update that model instead"
+            )
+            raise ValueError(message)
+        fields.append(field)
+    fields += [
+        field
+        for field in meta.local_concrete_fields
+        if getattr(field, "auto_now", False) and field not in fields
+    ]
+    return fields

@@ -1,0 +1,504 @@
+"""Chunked, thread-assisted bulk create, update and delete; bulk diffs and previews.
+
+Transactions and threads
+------------------------
+By default (``atomic=True``) a call is one transaction on the caller's
+connection for ``using``: it either writes everything or nothing, and inside a
+caller's ``transaction.atomic()`` (or a ``TestCase``) it joins that
+transaction. Helper threads never write in this mode; they *prepare* upcoming
+chunks (instance checks, values, SQL) while the caller's thread executes the
+prepared ones, so the database work and the Python work overlap.
+
+With ``atomic=False`` every chunk commits on its own. On PostgreSQL and MariaDB,
+with ``threads > 1``, chunks are then written concurrently, each worker thread
+on its own connection (closed when the call ends); if a chunk fails,
+:class:`~winidjango.src.db.exceptions.BulkPartialFailureError` tells which
+chunks committed. Inside a caller's atomic block, chunks cannot be committed
+separately without leaving the caller's transaction, so they are written one by
+one on the caller's connection instead, with a warning.
+
+Inputs may be any iterable, generators included: they are read lazily, a chunk
+of ``step`` objects at a time, at most a few chunks ahead of the writes.
+Lists and tuples are checked in full before anything is written; for a
+generator, a bad object is found when its chunk is read, and (``atomic=True``)
+the rollback undoes the chunks written before it.
+"""
+
+import logging
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from django.db import connections, router, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Model
+
+from winidjango.src.db._backends import get_writer
+from winidjango.src.db._delete import DeletePlan, preview_deletion, sum_delete_counts
+from winidjango.src.db._insert import InsertPlan
+from winidjango.src.db._pipeline import (
+    chunked,
+    run_chunkwise,
+    run_parallel,
+    run_pipelined,
+)
+from winidjango.src.db._update import UpdatePlan
+from winidjango.src.db._validation import (
+    check_instances,
+    check_model,
+    check_saved,
+    check_step,
+    check_threads,
+    resolve_update_fields,
+)
+from winidjango.src.db.exceptions import BulkPartialFailureError
+from winidjango.src.db.fields import AnyField, get_model_meta
+from winidjango.src.db.models import instance_values, topological_sort_models
+
+__all__ = [
+    "DEFAULT_THREADS",
+    "BulkPartialFailureError",
+    "bulk_create_bulks_in_steps",
+    "bulk_create_in_steps",
+    "bulk_delete_in_steps",
+    "bulk_update_in_steps",
+    "get_differences_between_bulks",
+    "multi_simulate_bulk_deletion",
+    "simulate_bulk_deletion",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Threads used when ``threads=None``: the caller's thread plus one helper that
+#: prepares the next chunk while the current one is written.
+DEFAULT_THREADS = 2
+
+type Progress = Callable[[type[Model], int], None]
+"""Called as ``progress(model, n)`` after each chunk of ``n`` objects is written."""
+
+
+def _database_for(model: type[Model], using: str | None) -> str:
+    return using if using is not None else router.db_for_write(model)
+
+
+def _validated_chunks[M: Model](
+    model: type[M], bulk: Iterable[M], step: int, *, require_saved: str | None
+) -> Iterator[list[M]]:
+    """Chunks of ``bulk``; a list or tuple is checked in full before the first."""
+    if isinstance(bulk, Sequence):
+        check_instances(model, bulk)
+        if require_saved:
+            check_saved(bulk, require_saved)
+    return chunked(bulk, step)
+
+
+def _reporting[R](
+    chunks: Iterator[list[Any]], model: type[Model], progress: Progress | None
+) -> Iterator[list[Any]]:
+    """Pass chunks through, reporting each previous one as written."""
+    if progress is None:
+        yield from chunks
+        return
+    previous: list[Any] | None = None
+    for chunk in chunks:
+        if previous is not None:
+            progress(model, len(previous))
+        previous = chunk
+        yield chunk
+    if previous is not None:
+        progress(model, len(previous))
+
+
+def _run[C, P, R](
+    connection: BaseDatabaseWrapper,
+    alias: str,
+    chunks: Iterator[C],
+    prepare: Callable[[C], P],
+    execute: Callable[[P], R],
+    *,
+    threads: int | None,
+    atomic: bool,
+    pipelined: bool = True,
+) -> list[R]:
+    """Pick the strategy for one call's chunks; see the module docstring."""
+    threads = DEFAULT_THREADS if threads is None else threads
+    if atomic:
+        with transaction.atomic(using=alias):
+            return run_pipelined(chunks, prepare, execute, threads if pipelined else 1)
+    concurrent = threads > 1 and get_writer(connection).supports_concurrent_writers
+    if concurrent and connection.in_atomic_block:
+        warnings.warn(
+            "atomic=False inside an atomic block: chunks are written one by one "
+            "on the caller's connection (to stay in the caller's transaction), "
+            "not in parallel",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        concurrent = False
+    if concurrent:
+
+        def work(chunk: C) -> R:
+            return execute(prepare(chunk))
+
+        return run_parallel(chunks, work, alias, threads)
+    return run_chunkwise(chunks, prepare, execute, alias)
+
+
+def bulk_create_in_steps[M: Model](
+    model: type[M],
+    bulk: Iterable[M],
+    step: int = 1000,
+    *,
+    using: str | None = None,
+    threads: int | None = None,
+    atomic: bool = True,
+    progress: Progress | None = None,
+) -> list[M]:
+    """Insert ``bulk`` in chunks of ``step`` and return the objects with their keys.
+
+    Args:
+        model: the model class; every object must be an instance of it (or of
+            a proxy of it).
+        bulk: unsaved instances, any iterable.
+        step: objects per chunk, an int >= 1.
+        using: database alias; default ``router.db_for_write(model)``.
+        threads: threads working on the call, the caller's included; default
+            :data:`DEFAULT_THREADS`. ``1`` does everything in the caller's thread.
+        atomic: all-or-nothing (default). ``False`` commits chunk by chunk.
+        progress: optional ``progress(model, n)`` callback per written chunk.
+
+    Returns:
+        The created objects in input order, primary keys set. Related objects
+        assigned before they were saved are resolved to their ids now. On MySQL
+        (not MariaDB), which cannot return keys from a multi-row INSERT,
+        objects without a preset primary key raise ``NotSupportedError``.
+
+    Raises:
+        TypeError, ValueError: bad ``step`` or an object of another model,
+            before anything of that chunk is written (and, atomic, with
+            everything rolled back).
+        BulkPartialFailureError: ``atomic=False`` and a chunk failed.
+
+    Example:
+        >>> authors = [Author(name=f"Author {i}") for i in range(10_000)]
+        >>> created = bulk_create_in_steps(Author, authors, step=1000)
+        >>> created[0].pk is not None
+        True
+    """
+    check_model(model)
+    check_step(step)
+    check_threads(threads)
+    alias = _database_for(model, using)
+    connection = connections[alias]
+    plan = InsertPlan(model, connection, alias, step)
+    chunks = _validated_chunks(model, bulk, step, require_saved=None)
+    # A self-referencing model may point at objects of an earlier chunk, whose
+    # keys exist only once that chunk is written: prepare strictly in order.
+    self_referencing = model in _related_models(model)
+    results = _run(
+        connection,
+        alias,
+        _reporting(chunks, model, progress),
+        plan.prepare,
+        plan.execute,
+        threads=threads,
+        atomic=atomic,
+        pipelined=not self_referencing,
+    )
+    created = [obj for chunk_result in results for obj in chunk_result]
+    logger.debug("created %d %s objects on %s", len(created), model.__name__, alias)
+    return created
+
+
+def _related_models(model: type[Model]) -> set[type[Model]]:
+    return {
+        field.related_model
+        for field in get_model_meta(model).concrete_fields
+        if field.is_relation and isinstance(field.related_model, type)
+    }
+
+
+def bulk_update_in_steps[M: Model](
+    model: type[M],
+    bulk: Iterable[M],
+    update_fields: Sequence[str],
+    step: int = 1000,
+    *,
+    using: str | None = None,
+    threads: int | None = None,
+    atomic: bool = True,
+    progress: Progress | None = None,
+) -> int:
+    """Write ``update_fields`` of saved objects in chunks; return rows updated.
+
+    Each chunk is one ``UPDATE`` joined to a list of ``(pk, values...)`` rows
+    (``UPDATE ... FROM (VALUES ...)`` on PostgreSQL and SQLite, a join to a
+    derived table on MariaDB/MySQL) instead of Django's ``CASE WHEN`` chains.
+    Fields with ``auto_now=True`` (such as ``BaseModel.updated_at``) are
+    refreshed as ``save()`` would. No signals are sent, as with Django's
+    ``bulk_update``. Threads, transactions and ``using`` work as for
+    :func:`bulk_create_in_steps`.
+
+    Raises:
+        ValueError: ``update_fields`` empty, unknown, the primary key, a
+            many-to-many or reverse relation; an unsaved object; bad ``step``.
+        TypeError: an object of another model, or an expression as a value.
+
+    Example:
+        >>> for author in authors:
+        ...     author.name = author.name.upper()
+        >>> bulk_update_in_steps(Author, authors, ["name"])
+        10000
+    """
+    check_model(model)
+    check_step(step)
+    check_threads(threads)
+    fields = resolve_update_fields(model, update_fields)
+    alias = _database_for(model, using)
+    connection = connections[alias]
+    plan = UpdatePlan(model, fields, connection, alias, step)
+    chunks = _validated_chunks(model, bulk, step, require_saved="updated")
+    results = _run(
+        connection,
+        alias,
+        _reporting(chunks, model, progress),
+        plan.prepare,
+        plan.execute,
+        threads=threads,
+        atomic=atomic,
+    )
+    return sum(results)
+
+
+def bulk_delete_in_steps[M: Model](
+    model: type[M],
+    bulk: Iterable[M],
+    step: int = 1000,
+    *,
+    using: str | None = None,
+    threads: int | None = None,
+    atomic: bool = True,
+    progress: Progress | None = None,
+) -> tuple[int, dict[str, int]]:
+    """Delete saved objects in chunks, cascades and signals included.
+
+    Each chunk goes through Django's deletion ``Collector``, exactly as
+    ``QuerySet.delete()`` would: ``on_delete`` rules (CASCADE, SET_NULL,
+    PROTECT, RESTRICT), ``pre_delete``/``post_delete`` signals and counts.
+    Collecting needs the database, so in atomic mode chunks run one after the
+    other in the caller's thread; ``threads`` only matters with
+    ``atomic=False`` (concurrent chunks on separate connections).
+
+    Returns:
+        ``(total, {model_label: count})`` summed over all chunks, cascades
+        included, e.g. ``(3, {"library.Author": 1, "library.Book": 2})``.
+
+    Raises:
+        ProtectedError, RestrictedError: as ``QuerySet.delete()``; with
+            ``atomic=True`` nothing is deleted.
+        ValueError: an unsaved object; bad ``step``.
+        TypeError: an object of another model.
+
+    Example:
+        >>> bulk_delete_in_steps(Author, Author.objects.filter(name__startswith="A"))
+        (3, {'library.Author': 1, 'library.Book': 2})
+    """
+    check_model(model)
+    check_step(step)
+    check_threads(threads)
+    alias = _database_for(model, using)
+    connection = connections[alias]
+    plan = DeletePlan(model, alias)
+    chunks = _validated_chunks(model, bulk, step, require_saved="deleted")
+    results = _run(
+        connection,
+        alias,
+        _reporting(chunks, model, progress),
+        plan.prepare,
+        plan.execute,
+        threads=threads,
+        atomic=atomic,
+        pipelined=False,
+    )
+    return sum_delete_counts(results)
+
+
+def bulk_create_bulks_in_steps(
+    bulk_by_class: Mapping[type[Model], Iterable[Model]],
+    step: int = 1000,
+    *,
+    using: str | None = None,
+    threads: int | None = None,
+    progress: Progress | None = None,
+) -> dict[type[Model], list[Model]]:
+    """Create objects of several models in foreign-key order, all or nothing.
+
+    The models are sorted with :func:`topological_sort_models`, so parents are
+    inserted before the children that point to them, whatever the order of
+    ``bulk_by_class``. A child that was given an unsaved parent object gets
+    that parent's new id. Objects that are already saved (loaded from or
+    written to the database) are not inserted again. Everything happens in one
+    transaction: if any model fails, no model's rows remain.
+
+    Returns:
+        ``{model: newly created objects}``, in dependency order.
+
+    Raises:
+        graphlib.CycleError: the models' foreign keys form a cycle.
+
+    Example:
+        >>> authors = [Author(name="Ann")]
+        >>> books = [Book(title="Notes", author=authors[0])]
+        >>> created = bulk_create_bulks_in_steps({Book: books, Author: authors})
+        >>> books[0].author_id == authors[0].pk
+        True
+    """
+    check_step(step)
+    check_threads(threads)
+    models = topological_sort_models(bulk_by_class)
+    for model in models:
+        check_model(model)
+    if not models:
+        return {}
+    alias = _database_for(models[0], using)
+    created: dict[type[Model], list[Model]] = {}
+    with transaction.atomic(using=alias):
+        for model in models:
+            unsaved = (obj for obj in bulk_by_class[model] if obj._state.adding)
+            created[model] = bulk_create_in_steps(
+                model,
+                unsaved,
+                step,
+                using=alias,
+                threads=threads,
+                progress=progress,
+            )
+    return created
+
+
+def _comparison_fields(fields: Iterable[AnyField]) -> list[AnyField]:
+    """The fields whose values say whether two rows hold the same data."""
+    kept = []
+    for field in fields:
+        if not getattr(field, "concrete", False) or field.many_to_many:
+            continue
+        if getattr(field, "primary_key", False) and field.auto_created:
+            continue
+        if getattr(field, "primary_key", False) and type(field).__name__.endswith(
+            "AutoField"
+        ):
+            continue
+        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            continue
+        kept.append(field)
+    return kept
+
+
+def _single_model(objs: Sequence[Model], name: str) -> type[Model] | None:
+    models = {get_model_meta(obj).concrete_model for obj in objs}
+    if len(models) > 1:
+        names = sorted(model.__name__ for model in models if model is not None)
+        message = f"{name} mixes models: {names}"
+        raise ValueError(message)
+    return next(iter(models), None)
+
+
+def get_differences_between_bulks[M: Model](
+    bulk1: Iterable[M],
+    bulk2: Iterable[M],
+    fields: Sequence[AnyField],
+) -> tuple[list[M], list[M], list[M], list[M]]:
+    """Split two bulks by whether their objects hold the same ``fields`` values.
+
+    Objects are compared by content, saved or not, so rows loaded from the
+    database can be diffed against fresh unsaved objects. Not compared:
+    auto-created primary keys, fields set by Django on save (``auto_now``,
+    ``auto_now_add``), many-to-many and reverse relations. A foreign key
+    compares by the related id.
+
+    Returns:
+        ``(in_1_not_2, in_2_not_1, in_both_from_1, in_both_from_2)``: the
+        original objects, in their original order.
+
+    Raises:
+        ValueError: the bulks hold different models (or one mixes models).
+
+    Example:
+        >>> old = list(Author.objects.all())          # Ann, Bob
+        >>> new = [Author(name="Bob"), Author(name="Cy")]
+        >>> gone, added, kept_old, kept_new = get_differences_between_bulks(
+        ...     old, new, get_fields(Author)
+        ... )
+        >>> [a.name for a in gone], [a.name for a in added]
+        (['Ann'], ['Cy'])
+    """
+    objs1, objs2 = list(bulk1), list(bulk2)
+    model1 = _single_model(objs1, "bulk1")
+    model2 = _single_model(objs2, "bulk2")
+    if model1 is not None and model2 is not None and model1 is not model2:
+        message = (
+            f"cannot compare {model1.__name__} objects with {model2.__name__} objects"
+        )
+        raise ValueError(message)
+    compared = _comparison_fields(fields)
+    keys1 = [instance_values(obj, compared) for obj in objs1]
+    keys2 = [instance_values(obj, compared) for obj in objs2]
+    set1, set2 = set(keys1), set(keys2)
+    in_1_not_2 = [obj for obj, key in zip(objs1, keys1, strict=True) if key not in set2]
+    in_2_not_1 = [obj for obj, key in zip(objs2, keys2, strict=True) if key not in set1]
+    in_both_1 = [obj for obj, key in zip(objs1, keys1, strict=True) if key in set2]
+    in_both_2 = [obj for obj, key in zip(objs2, keys2, strict=True) if key in set1]
+    return in_1_not_2, in_2_not_1, in_both_1, in_both_2
+
+
+def simulate_bulk_deletion[M: Model](
+    model_class: type[M],
+    entries: Iterable[M],
+    *,
+    using: str | None = None,
+) -> dict[type[Model], set[Model]]:
+    """Return everything deleting ``entries`` would remove, without deleting.
+
+    Uses Django's deletion ``Collector``, the code a real delete runs, and only
+    reads: every object that would be deleted, cascades (and multi-table
+    parents) included, grouped by model. Rows that would merely be updated
+    (``SET_NULL``, ``SET_DEFAULT``) are not listed.
+
+    Raises:
+        ProtectedError, RestrictedError: the delete would be refused; the
+            error names the blocking objects, as a real delete's does.
+
+    Example:
+        >>> preview = simulate_bulk_deletion(Author, Author.objects.filter(pk=1))
+        >>> sorted(model.__name__ for model in preview)
+        ['Author', 'Book', 'Review']
+    """
+    check_model(model_class)
+    alias = _database_for(model_class, using)
+    return preview_deletion({model_class: list(entries)}, alias)
+
+
+def multi_simulate_bulk_deletion(
+    entries: Mapping[type[Model], Iterable[Model]],
+    *,
+    using: str | None = None,
+) -> dict[type[Model], set[Model]]:
+    """Preview deleting objects of several models at once.
+
+    Works like :func:`simulate_bulk_deletion`, with one Collector for all.
+
+    Example:
+        >>> preview = multi_simulate_bulk_deletion(
+        ...     {Author: [author], Tag: list(Tag.objects.all())}
+        ... )
+        >>> len(preview[Book])
+        2
+    """
+    for model in entries:
+        check_model(model)
+    if not entries:
+        return {}
+    alias = _database_for(next(iter(entries)), using)
+    return preview_deletion(
+        {model: list(objs) for model, objs in entries.items()}, alias
+    )
