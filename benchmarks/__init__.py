@@ -1,0 +1,1 @@
+"""winidjango's benchmark: plain Django vs the raw driver vs winidjango."""

@@ -1,0 +1,33 @@
+"""Django settings for the benchmark: one database, chosen by ``--db``."""
+
+import os
+import tempfile
+
+BENCH_DB = os.environ.get("WINIDJANGO_BENCH_DB", "sqlite")
+
+_DATABASES = {
+    "sqlite": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": os.path.join(tempfile.gettempdir(), f"winidjango-bench-{os.getpid()}.sqlite3"),
+    },
+    "postgres": {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": "winidjango_bench",
+        "USER": os.environ.get("WINIDJANGO_BENCH_PG_USER", "postgres"),
+        "HOST": "127.0.0.1",
+        "PORT": "5432",
+    },
+    "mariadb": {
+        "ENGINE": "django.db.backends.mysql",
+        "NAME": "winidjango_bench",
+        "USER": "root",
+        "HOST": "127.0.0.1",
+        "PORT": "3306",
+        "OPTIONS": {"charset": "utf8mb4"},
+    },
+}
+DATABASES = {"default": _DATABASES[BENCH_DB]}
+INSTALLED_APPS = ["benchmarks.benchapp"]
+SECRET_KEY = "benchmark-not-secret"
+USE_TZ = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
