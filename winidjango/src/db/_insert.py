@@ -72,7 +72,7 @@ class InsertPlan[M: Model]:
         )
         self.offset = 0
 
-    def prepare(self, chunk: list[M]) -> list[_Batch]:
+    def prepare(self, chunk: list[M]) -> tuple[list[M], list[_Batch]]:
         """Check ``chunk`` and compile its INSERT statements; no query is run."""
         check_instances(self.model, chunk)
         with_pk: list[Model] = []
@@ -105,7 +105,7 @@ class InsertPlan[M: Model]:
             for start in range(0, len(objs), self.rows_per_statement):
                 part = objs[start : start + self.rows_per_statement]
                 batches.append(self._compile(part, fields))
-        return batches
+        return chunk, batches
 
     def _compile(self, objs: list[Model], fields: list[Any]) -> _Batch:
         query = InsertQuery(self.model)
@@ -114,9 +114,9 @@ class InsertPlan[M: Model]:
         compiler.returning_fields = self.returning_fields
         return _Batch(objs, compiler, compiler.as_sql())
 
-    def execute(self, batches: list[_Batch]) -> list[M]:
+    def execute(self, prepared: tuple[list[M], list[_Batch]]) -> list[M]:
         """Run the compiled INSERTs and store the returned keys on the objects."""
-        created: list[M] = []
+        chunk, batches = prepared
         # The connection of the executing thread: the caller's in atomic mode,
         # a worker's own in parallel mode.
         connection = connections[self.alias]
@@ -129,8 +129,9 @@ class InsertPlan[M: Model]:
                 for obj in batch.objs:
                     obj._state.adding = False
                     obj._state.db = self.alias
-                created.extend(batch.objs)  # type: ignore[arg-type]
-        return created
+        # Objects with and without preset keys went in separate statements;
+        # the chunk itself keeps the caller's order.
+        return chunk
 
     def _store_returned(
         self, batch: _Batch, cursor: Any, connection: BaseDatabaseWrapper

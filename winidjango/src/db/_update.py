@@ -51,7 +51,8 @@ class UpdatePlan[M: Model]:
         check_saved(chunk, "updated")
         connection = self.connection
         rows = []
-        for obj in chunk:
+        for position, obj in enumerate(chunk):
+            self._refuse_deferred(obj, position)
             obj._prepare_related_fields_for_save(  # type: ignore[attr-defined]
                 operation_name="bulk_update", fields=self.fields
             )
@@ -76,6 +77,25 @@ class UpdatePlan[M: Model]:
             )
             for start in range(0, len(rows), self.rows_per_statement)
         ]
+
+    def _refuse_deferred(self, obj: M, position: int) -> None:
+        """Refuse update fields that were neither loaded nor set on ``obj``.
+
+        Reading one would load it with a query from whatever thread prepares
+        the chunk, outside the caller's transaction; and writing back a value
+        nobody set changes nothing.
+        """
+        deferred = obj.get_deferred_fields()
+        if not deferred:
+            return
+        for field in self.fields:
+            if field.attname in deferred and not getattr(field, "auto_now", False):
+                message = (
+                    f"object {position} of the chunk ({obj!r}) was loaded without "
+                    f"{field.name!r} (deferred) and it was not set; load it or "
+                    "leave it out of update_fields"
+                )
+                raise ValueError(message)
 
     def execute(self, statements: list[Statement]) -> int:
         """Run the statements; return how many rows matched."""

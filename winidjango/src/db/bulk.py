@@ -25,12 +25,12 @@ the rollback undoes the chunks written before it.
 """
 
 import logging
+import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from django.db import connections, router, transaction
-from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model
 
 from winidjango.src.db._backends import get_writer
@@ -92,35 +92,58 @@ def _validated_chunks[M: Model](
     return chunked(bulk, step)
 
 
-def _reporting[R](
-    chunks: Iterator[list[Any]], model: type[Model], progress: Progress | None
-) -> Iterator[list[Any]]:
-    """Pass chunks through, reporting each previous one as written."""
-    if progress is None:
-        yield from chunks
-        return
-    previous: list[Any] | None = None
-    for chunk in chunks:
-        if previous is not None:
-            progress(model, len(previous))
-        previous = chunk
-        yield chunk
-    if previous is not None:
-        progress(model, len(previous))
+def _with_progress[P, R](
+    model: type[Model],
+    progress: Progress,
+    prepare: Callable[[list[Any]], P],
+    execute: Callable[[P], R],
+) -> tuple[Callable[[list[Any]], tuple[int, P]], Callable[[tuple[int, P]], R]]:
+    """Wrap prepare/execute so that ``progress`` hears of each chunk once written.
+
+    Reporting from ``execute`` (not when the next chunk is read) matters
+    because chunks are read ahead of the writes. With concurrent writers the
+    callback runs on the writer threads, one call at a time.
+    """
+    lock = threading.Lock()
+
+    def counted_prepare(chunk: list[Any]) -> tuple[int, P]:
+        return len(chunk), prepare(chunk)
+
+    def reporting_execute(item: tuple[int, P]) -> R:
+        size, prepared = item
+        result = execute(prepared)
+        with lock:
+            progress(model, size)
+        return result
+
+    return counted_prepare, reporting_execute
 
 
-def _run[C, P, R](
-    connection: BaseDatabaseWrapper,
+def _run[P, R](
+    model: type[Model],
     alias: str,
-    chunks: Iterator[C],
-    prepare: Callable[[C], P],
+    chunks: Iterator[list[Any]],
+    prepare: Callable[[list[Any]], P],
     execute: Callable[[P], R],
     *,
     threads: int | None,
     atomic: bool,
+    progress: Progress | None,
     pipelined: bool = True,
 ) -> list[R]:
     """Pick the strategy for one call's chunks; see the module docstring."""
+    if progress is not None:
+        return _run(
+            model,
+            alias,
+            chunks,
+            *_with_progress(model, progress, prepare, execute),
+            threads=threads,
+            atomic=atomic,
+            progress=None,
+            pipelined=pipelined,
+        )
+    connection = connections[alias]
     threads = DEFAULT_THREADS if threads is None else threads
     if atomic:
         with transaction.atomic(using=alias):
@@ -137,7 +160,7 @@ def _run[C, P, R](
         concurrent = False
     if concurrent:
 
-        def work(chunk: C) -> R:
+        def work(chunk: list[Any]) -> R:
             return execute(prepare(chunk))
 
         return run_parallel(chunks, work, alias, threads)
@@ -196,13 +219,14 @@ def bulk_create_in_steps[M: Model](
     # keys exist only once that chunk is written: prepare strictly in order.
     self_referencing = model in _related_models(model)
     results = _run(
-        connection,
+        model,
         alias,
-        _reporting(chunks, model, progress),
+        chunks,
         plan.prepare,
         plan.execute,
         threads=threads,
         atomic=atomic,
+        progress=progress,
         pipelined=not self_referencing,
     )
     created = [obj for chunk_result in results for obj in chunk_result]
@@ -259,13 +283,14 @@ def bulk_update_in_steps[M: Model](
     plan = UpdatePlan(model, fields, connection, alias, step)
     chunks = _validated_chunks(model, bulk, step, require_saved="updated")
     results = _run(
-        connection,
+        model,
         alias,
-        _reporting(chunks, model, progress),
+        chunks,
         plan.prepare,
         plan.execute,
         threads=threads,
         atomic=atomic,
+        progress=progress,
     )
     return sum(results)
 
@@ -307,17 +332,17 @@ def bulk_delete_in_steps[M: Model](
     check_step(step)
     check_threads(threads)
     alias = _database_for(model, using)
-    connection = connections[alias]
     plan = DeletePlan(model, alias)
     chunks = _validated_chunks(model, bulk, step, require_saved="deleted")
     results = _run(
-        connection,
+        model,
         alias,
-        _reporting(chunks, model, progress),
+        chunks,
         plan.prepare,
         plan.execute,
         threads=threads,
         atomic=atomic,
+        progress=progress,
         pipelined=False,
     )
     return sum_delete_counts(results)
@@ -355,9 +380,9 @@ def bulk_create_bulks_in_steps(
     """
     check_step(step)
     check_threads(threads)
-    models = topological_sort_models(bulk_by_class)
-    for model in models:
+    for model in bulk_by_class:
         check_model(model)
+    models = topological_sort_models(bulk_by_class)
     if not models:
         return {}
     alias = _database_for(models[0], using)

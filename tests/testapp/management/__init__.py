@@ -1,0 +1,1 @@
+"""Management commands of the test app, written against winidjango's bases."""

@@ -1,0 +1,1 @@
+"""Test commands: a plain ABCBaseCommand probe and import commands."""

@@ -1,0 +1,228 @@
+"""Find bad data before an import writes anything, and say where it is.
+
+An import fails on bad data either way; these checks make it fail early and
+name the column and row, which a database error often cannot do (SQLite's
+"NOT NULL constraint failed: testapp_book.title" names no row, and SQLite
+does not enforce ``max_length`` at all, so the same file would load there and
+fail on PostgreSQL). Rows are numbered from 1, in the order the data frame or
+the model's bulk has them. Whatever these checks do not catch (a clash with a
+row already in the database, a case-insensitive collation) is still refused by
+the database, and the import command reports its message.
+"""
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import polars as pl
+from django.core.exceptions import ValidationError
+from django.core.management.base import CommandError
+from django.db.models import Field, Model
+from winiutils.core.data.dataframe.cleaning import CleaningDF
+
+_MAX_SHOWN = 60
+
+# A lazy alias: Django's Field is generic only in django-stubs, not at runtime.
+type _Field = Field[Any, Any]
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
+
+
+# -- the raw data frame -----------------------------------------------------
+
+
+def check_columns(df: pl.DataFrame, cleaning_cls: type[CleaningDF]) -> None:
+    """Refuse a frame that lacks a column the cleaning class renames.
+
+    Example:
+        >>> check_columns(pl.DataFrame({"mail": []}), UserCleaningDF)
+        Traceback (most recent call last):
+        CommandError: The imported data has no column 'name' ...
+    """
+    rename_map = cleaning_cls.get_rename_map()
+    present = set(df.columns)
+    missing = {raw: clean for clean, raw in rename_map.items() if raw not in present}
+    if not missing:
+        return
+    wanted = ", ".join(
+        f"{raw!r} (cleaned as {clean!r})" for raw, clean in missing.items()
+    )
+    noun = "column" if len(missing) == 1 else "columns"
+    found = ", ".join(repr(name) for name in df.columns) or "none"
+    message = (
+        f"The imported data has no {noun} {wanted}, which "
+        f"{cleaning_cls.__name__} needs. Columns found: {found}."
+    )
+    raise CommandError(message)
+
+
+def check_column_types(df: pl.DataFrame, cleaning_cls: type[CleaningDF]) -> None:
+    """Refuse a value that cannot become its column's type, naming column and row.
+
+    The cleaning class casts every column to its declared type with polars'
+    strict cast; this runs the same cast first, to find the first value that
+    fails.
+
+    Example:
+        >>> check_column_types(pl.DataFrame({"year": ["1990", "soon"]}), Cleaner)
+        Traceback (most recent call last):
+        CommandError: Column 'year', row 2: 'soon' is not a valid Int64.
+    """
+    rename_map = cleaning_cls.get_rename_map()
+    for clean_name, dtype in cleaning_cls.get_col_dtype_map().items():
+        raw_name = rename_map.get(clean_name, clean_name)
+        if raw_name not in df.columns:
+            continue
+        series = df.get_column(raw_name)
+        try:
+            series.cast(dtype, strict=True)
+        except pl.exceptions.PolarsError as error:
+            raise CommandError(_cast_failure(raw_name, series, dtype, error)) from None
+
+
+def _cast_failure(
+    name: str, series: pl.Series, dtype: type[pl.DataType], error: Exception
+) -> str:
+    lost = series.is_not_null() & series.cast(dtype, strict=False).is_null()
+    positions = lost.arg_true()
+    if positions.len() == 0:
+        return f"Column {name!r} cannot be read as {dtype}: {error}"
+    index = int(positions[0])
+    value = _shown(series[index])
+    return f"Column {name!r}, row {index + 1}: {value} is not a valid {dtype}."
+
+
+# -- the model objects ------------------------------------------------------
+
+
+def check_bulks(bulks: Mapping[type[Model], Sequence[Model]]) -> None:
+    """Refuse objects whose values the database would reject, naming the row.
+
+    Checked for every object that is not saved yet: its type, ``NULL`` in a
+    column that forbids it, text longer than ``max_length``, a value the
+    field cannot convert (``"abc"`` for an integer), and two objects of the
+    same bulk sharing a value that must be unique.
+
+    Example:
+        >>> check_bulks({Tag: [Tag(name="a"), Tag(name="a")]})
+        Traceback (most recent call last):
+        CommandError: testapp.Tag rows 1 and 2 have the same name ('a'), ...
+    """
+    for model, objs in bulks.items():
+        _check_objects(model, objs)
+
+
+def _check_objects(model: type[Model], objs: Sequence[Model]) -> None:
+    label = model._meta.label
+    fields = [
+        field for field in model._meta.concrete_fields if not _is_generated(field)
+    ]
+    unique_sets = _unique_field_sets(model)
+    first_row_by_key: list[dict[tuple[Any, ...], int]] = [{} for _ in unique_sets]
+    for row, obj in enumerate(objs, start=1):
+        if not isinstance(obj, model):
+            message = (
+                f"{label} row {row} is a {type(obj).__name__}, not a {model.__name__}."
+            )
+            raise CommandError(message)
+        if not obj._state.adding:
+            continue  # saved already: the bulk create leaves it alone
+        for field in fields:
+            _check_value(label, row, obj, field)
+        for fields_set, seen in zip(unique_sets, first_row_by_key, strict=True):
+            _check_unique(label, row, obj, fields_set, seen)
+
+
+def _is_generated(field: _Field) -> bool:
+    return bool(getattr(field, "generated", False))
+
+
+def _is_expression(value: object) -> bool:
+    # F(), db_default's DatabaseDefault, functions: the database computes them.
+    return hasattr(value, "resolve_expression")
+
+
+def _value(obj: Model, field: _Field) -> Any:
+    """The field's value; for a foreign key, the related object if one is set.
+
+    ``Book(author=unsaved_author)`` has ``author_id=None`` until the author is
+    created, so the id alone would look like a missing value.
+    """
+    if field.is_relation and field.is_cached(obj):  # type: ignore[attr-defined]
+        return field.get_cached_value(obj)  # type: ignore[attr-defined]
+    return getattr(obj, field.attname)
+
+
+def _check_value(label: str, row: int, obj: Model, field: _Field) -> None:
+    value = _value(obj, field)
+    if _is_expression(value):
+        return
+    problem = None
+    if value is None:
+        # An automatic primary key is filled in by the database.
+        if not field.null and not (field.primary_key and field.db_returning):
+            problem = "is empty, but the column does not allow NULL"
+    elif (
+        field.max_length is not None
+        and isinstance(value, str)
+        and len(value) > field.max_length
+    ):
+        problem = f"is {len(value)} characters long, more than {field.max_length}"
+    if problem is None and value is not None and not field.is_relation:
+        try:
+            field.to_python(value)
+        except ValidationError as error:
+            problem = "is invalid: " + " ".join(error.messages)
+    if problem is not None:
+        message = f"{label} row {row}: {field.name} {_shown(value)} {problem}."
+        raise CommandError(message)
+
+
+def _unique_field_sets(model: type[Model]) -> list[tuple[_Field, ...]]:
+    meta = model._meta
+    sets: list[tuple[_Field, ...]] = [
+        (field,) for field in meta.concrete_fields if field.unique
+    ]
+    names_sets: list[Iterable[str]] = [*meta.unique_together]
+    names_sets += [constraint.fields for constraint in meta.total_unique_constraints]
+    for names in names_sets:
+        fields = tuple(meta.get_field(name) for name in names)
+        if fields and fields not in sets:
+            sets.append(fields)  # type: ignore[arg-type]
+    return sets
+
+
+def _unique_key_part(obj: Model, field: _Field) -> Any:
+    value = _value(obj, field)
+    if isinstance(value, Model):
+        # Two unsaved parents are different rows even while both pks are None.
+        return ("pk", value.pk) if value.pk is not None else ("new", id(value))
+    return value
+
+
+def _check_unique(
+    label: str,
+    row: int,
+    obj: Model,
+    fields: tuple[_Field, ...],
+    seen: dict[tuple[Any, ...], int],
+) -> None:
+    key = tuple(_unique_key_part(obj, field) for field in fields)
+    # NULLs never clash in a unique index; expressions are the database's job.
+    if any(part is None or _is_expression(part) for part in key):
+        return
+    try:
+        first_row = seen.setdefault(key, row)
+    except TypeError:  # an unhashable value (e.g. a dict for a JSONField)
+        return
+    if first_row == row:
+        return
+    names = ", ".join(field.name for field in fields)
+    values = ", ".join(_shown(_value(obj, field)) for field in fields)
+    message = (
+        f"{label} rows {first_row} and {row} have the same {names} ({values}), "
+        "which must be unique."
+    )
+    raise CommandError(message)

@@ -1,0 +1,111 @@
+"""A time limit for a command, enforced by a signal where possible.
+
+In the main thread of a platform with ``signal.setitimer`` (Linux, macOS), an
+alarm interrupts the command wherever it is, even inside code that never checks
+the clock. Elsewhere (Windows, or a command started from a worker thread,
+where Python refuses to install signal handlers) the limit is only enforced at
+:meth:`Deadline.check` calls, which winidjango makes between import steps and
+after every chunk written. Either way, Python runs the check between bytecodes,
+so a single long SQL statement finishes before the command stops.
+"""
+
+import signal
+import threading
+import time
+from types import FrameType, TracebackType
+from typing import Any, Self
+
+
+class CommandTimeout(BaseException):
+    """The command ran past its ``--timeout``.
+
+    It derives from ``BaseException``, like ``KeyboardInterrupt``, so that an
+    ``except Exception`` in a command or in a library it calls cannot swallow
+    it and carry on writing after the limit.
+
+    Example:
+        >>> isinstance(CommandTimeout(), Exception)
+        False
+    """
+
+
+def _can_use_alarm() -> bool:
+    return hasattr(signal, "setitimer") and (
+        threading.current_thread() is threading.main_thread()
+    )
+
+
+class Deadline:
+    """Raise :class:`CommandTimeout` once ``seconds`` have passed inside the block.
+
+    ``seconds=None`` makes it a no-op. On leaving the block the alarm is
+    disarmed before anything else happens, so a commit that follows the block
+    can never be interrupted halfway. A signal handler and interval timer that
+    were installed before (for example by ``pytest-timeout``) are put back.
+
+    Example:
+        >>> with Deadline(None) as deadline:
+        ...     deadline.check()  # never raises without a limit
+    """
+
+    def __init__(self, seconds: float | None) -> None:
+        self.seconds = seconds
+        self._started = 0.0
+        self._armed = False
+        self._previous_handler: Any = None
+        self._previous_timer = (0.0, 0.0)
+        self._uses_alarm = False
+
+    def __enter__(self) -> Self:
+        self._started = time.monotonic()
+        if self.seconds is None:
+            return self
+        self._armed = True
+        if _can_use_alarm():
+            self._uses_alarm = True
+            self._previous_handler = signal.signal(signal.SIGALRM, self._on_alarm)
+            self._previous_timer = signal.setitimer(signal.ITIMER_REAL, self.seconds)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        # First stop raising, then stop the timer: an alarm already on its way
+        # finds the deadline disarmed and does nothing.
+        self._armed = False
+        if not self._uses_alarm:
+            return
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        previous = self._previous_handler
+        # None means the old handler was not installed from Python; the
+        # closest thing we can restore is the default action.
+        signal.signal(signal.SIGALRM, signal.SIG_DFL if previous is None else previous)
+        delay, interval = self._previous_timer
+        if delay > 0:
+            elapsed = time.monotonic() - self._started
+            # A timer that would have fired meanwhile fires right away instead.
+            signal.setitimer(signal.ITIMER_REAL, max(delay - elapsed, 1e-6), interval)
+        self._uses_alarm = False
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the block was entered."""
+        return time.monotonic() - self._started
+
+    def check(self) -> None:
+        """Raise :class:`CommandTimeout` if the limit has passed.
+
+        This is what enforces the limit where no alarm can be used; with an
+        alarm it merely catches the expiry a moment earlier.
+        """
+        if self._armed and self.seconds is not None and self.elapsed >= self.seconds:
+            self._armed = False
+            raise CommandTimeout(self.seconds)
+
+    def _on_alarm(self, signum: int, frame: FrameType | None) -> None:
+        if self._armed:
+            self._armed = False
+            raise CommandTimeout(self.seconds)

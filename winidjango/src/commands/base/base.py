@@ -1,0 +1,315 @@
+"""The abstract base of winidjango's management commands.
+
+:class:`ABCBaseCommand` is a Django ``BaseCommand`` split into a template: the
+base class owns the common options and what they do (dry run, confirmation,
+time limit, transaction), and a subclass only adds its own arguments and its
+own work.
+"""
+
+import sys
+from abc import abstractmethod
+from argparse import ArgumentParser
+from contextlib import ExitStack
+from typing import Any, TextIO
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from winiutils.core.oop.mixins.mixin import ABCLoggingMixin
+
+from winidjango.src.commands._options import (
+    CommonOptionsMixin,
+    add_common_arguments,
+    read_common_options,
+)
+from winidjango.src.commands._timeout import CommandTimeout, Deadline
+from winidjango.src.commands._writes import WriteGuard, WriteLog
+
+_YES_ANSWERS = frozenset({"y", "yes"})
+_NO_ANSWERS = frozenset({"", "n", "no"})
+
+
+class ABCBaseCommand(ABCLoggingMixin, CommonOptionsMixin, BaseCommand):
+    """A management command with winidjango's common options and their behaviour.
+
+    A subclass implements :meth:`add_command_arguments` and
+    :meth:`handle_command`; everything else is set up by :meth:`base_handle`
+    and by the run around :meth:`handle_command`:
+
+    - ``--dry_run`` / ``--dry-run``: the command runs for real inside a
+      transaction that is rolled back at the end; the output says so and lists
+      the rows that would have been written.
+    - ``--yes``: :meth:`confirm` answers yes. Without it, :meth:`confirm` asks
+      on a terminal and says no (with a message) when stdin is not one.
+    - ``--timeout SECONDS``: the command stops with a ``CommandError`` after
+      that time, and its writes are rolled back.
+    - ``--batch_size``, ``--threads``, ``--processes``: numbers for the
+      subclass's bulk calls and worker pools, as :attr:`batch_size`,
+      :attr:`threads` and :attr:`processes`.
+    - ``--force``, ``--delete``: flags whose meaning belongs to the subclass.
+    - ``--database ALIAS``: where the command's transaction runs (and, by
+      convention, where the subclass writes: pass ``using=self.database``).
+
+    Every method call, the subclass's included, is logged at INFO level with
+    its duration by winiutils' ``ABCLoggingMixin``.
+
+    Example:
+        >>> class Command(ABCBaseCommand):
+        ...     help = "Give every author a birth year."
+        ...
+        ...     def add_command_arguments(self, parser: ArgumentParser) -> None:
+        ...         parser.add_argument("--year", type=int, default=1900)
+        ...
+        ...     def handle_command(self) -> None:
+        ...         authors = Author.objects.using(self.database)
+        ...         updated = authors.filter(birth_year=None).update(
+        ...             birth_year=self.get_option("year")
+        ...         )
+        ...         self.say(f"{updated} authors updated")
+    """
+
+    # ``stdin`` lets callers (tests, scripts) hand :meth:`confirm` its input:
+    # ``call_command(cmd, stdin=io.StringIO("y\\n"))``.
+    base_stealth_options = (*BaseCommand.base_stealth_options, "stdin")
+
+    # Note on the logging metaclass: ABCLoggingMeta wraps every non-dunder
+    # method defined here, ``add_arguments`` and ``handle`` included. Django
+    # only ever calls them, never inspects them, so the wrappers are harmless.
+    # What would break is kept out of this class: the option properties live
+    # in ``CommonOptionsMixin`` (see there) and the SIGALRM handler in
+    # ``Deadline``, because a logging wrapper has no business running inside a
+    # signal handler.
+
+    def __init__(
+        self,
+        stdout: TextIO | None = None,
+        stderr: TextIO | None = None,
+        no_color: bool = False,
+        force_color: bool = False,
+    ) -> None:
+        super().__init__(stdout, stderr, no_color, force_color)
+        self.args: tuple[Any, ...] = ()
+        self.options: dict[str, Any] = {}
+        self.verbosity = 1
+        self.write_log = WriteLog()
+        self._stdin: TextIO = sys.stdin
+        self._deadline = Deadline(None)
+        self._transactions: ExitStack | None = None
+        self._transaction_aliases: set[str] = set()
+
+    # -- the template -----------------------------------------------------
+
+    @abstractmethod
+    def add_command_arguments(self, parser: ArgumentParser) -> None:
+        """Add the arguments of this command; the common ones are already there.
+
+        Example:
+            >>> def add_command_arguments(self, parser):
+            ...     parser.add_argument("--input-file", required=True)
+        """
+
+    @abstractmethod
+    def handle_command(self) -> None:
+        """Do this command's work; options are set up and a transaction is open.
+
+        Read options with :meth:`get_option` or the typed properties
+        (:attr:`batch_size`, :attr:`dry_run`, ...); write output with
+        :meth:`say` or ``self.stdout``; raise ``CommandError`` to fail.
+
+        Example:
+            >>> def handle_command(self):
+            ...     self.say(f"batch size {self.batch_size}")
+        """
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        """Add the common options, then the subclass's own arguments.
+
+        Example:
+            >>> parser = Command().create_parser("manage.py", "mycommand")
+            >>> parser.parse_args(["--dry-run"]).dry_run
+            True
+        """
+        add_common_arguments(parser)
+        self.add_command_arguments(parser)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        """Set up the common options, then run :meth:`handle_command` under them.
+
+        Django calls this; subclasses implement :meth:`handle_command` instead.
+
+        Example:
+            >>> call_command("mycommand", dry_run=True)  # doctest: +SKIP
+        """
+        self.base_handle(*args, **options)
+        self._run_handle_command()
+
+    def base_handle(self, *args: Any, **options: Any) -> None:
+        """Store and check the arguments and options of this run.
+
+        ``call_command`` passes Python values without the parser's checks, so
+        the common options are checked again here; a bad one is a
+        ``CommandError`` before anything runs.
+
+        Example:
+            >>> command.base_handle(batch_size=-1)  # doctest: +SKIP
+            Traceback (most recent call last):
+            CommandError: --batch_size must be a whole number >= 1, got -1
+        """
+        self.args = args
+        self.options = options
+        self.common_options = read_common_options(options)
+        self.verbosity = int(options.get("verbosity", 1))
+        self._stdin = options.get("stdin") or sys.stdin
+        self.write_log = WriteLog()
+        database = self.common_options.database
+        if database is not None and database not in connections.settings:
+            known = ", ".join(sorted(connections.settings))
+            message = f"--database {database!r} is not in DATABASES (known: {known})"
+            raise CommandError(message)
+
+    def get_option(self, name: str) -> Any:
+        """Return the value of option ``name`` (its ``dest``, e.g. ``"dry_run"``).
+
+        Example:
+            >>> command.get_option("batch_size")  # doctest: +SKIP
+            1000
+        """
+        try:
+            return self.options[name]
+        except KeyError:
+            known = ", ".join(sorted(self.options))
+            message = f"{type(self).__name__} has no option {name!r} (known: {known})"
+            raise KeyError(message) from None
+
+    # -- services for subclasses -----------------------------------------
+
+    def say(self, message: str, *, level: int = 1) -> None:
+        """Write ``message`` to stdout if ``--verbosity`` is at least ``level``.
+
+        Example:
+            >>> command.say("details", level=2)  # only with -v 2 or more
+        """
+        if self.verbosity >= level:
+            self.stdout.write(message)
+
+    def confirm(self, question: str) -> bool:
+        """Ask ``question``; return whether the answer is yes.
+
+        With ``--yes`` the answer is yes without asking. Otherwise the question
+        is asked on stdout and read from stdin, but only if stdin is a
+        terminal: a command run from cron or a pipe has nobody to answer, so
+        the answer is no and a note saying so goes to stderr. The caller then
+        skips its destructive step.
+
+        Example:
+            >>> if command.confirm("Delete 3 rows?"):  # doctest: +SKIP
+            ...     queryset.delete()
+        """
+        if self.yes:
+            return True
+        if not self._stdin_is_terminal():
+            note = f"Not confirmed: {question} (stdin is not a terminal; "
+            self.stderr.write(self.style.WARNING(note + "pass --yes to confirm)"))
+            return False
+        return self._ask(question)
+
+    def include_in_transaction(self, alias: str) -> None:
+        """Make the command's transaction cover database ``alias`` as well.
+
+        The run opens a transaction on ``--database`` (or ``default``). A
+        command that writes elsewhere, e.g. where the router sends a model,
+        calls this first, so that a dry run, a timeout or an error rolls
+        those writes back too. Calling it again for the same alias is a no-op.
+
+        Example:
+            >>> command.include_in_transaction(router.db_for_write(Author))
+        """
+        if self._transactions is None:
+            message = "include_in_transaction() works only while the command runs"
+            raise RuntimeError(message)
+        if alias in self._transaction_aliases:
+            return
+        self._transaction_aliases.add(alias)
+        self._transactions.enter_context(transaction.atomic(using=alias))
+        self._transactions.enter_context(
+            connections[alias].execute_wrapper(self.write_log)
+        )
+        if self.dry_run:
+            # Runs on the way out, before the atomic block exits; on an error
+            # the block rolls back anyway and this is harmless.
+            self._transactions.callback(transaction.set_rollback, True, using=alias)
+
+    def check_timeout(self) -> None:
+        """Stop the command here if its ``--timeout`` has passed.
+
+        In the main thread an alarm stops the command anyway; call this in
+        long loops of a command that may run in another thread.
+
+        Example:
+            >>> for chunk in chunks:  # doctest: +SKIP
+            ...     command.check_timeout()
+            ...     write(chunk)
+        """
+        self._deadline.check()
+
+    # -- the run ----------------------------------------------------------
+
+    def _run_handle_command(self) -> None:
+        self._deadline = Deadline(self.timeout)
+        try:
+            with ExitStack() as transactions:
+                self._transactions = transactions
+                self._transaction_aliases = set()
+                self.include_in_transaction(self.database or DEFAULT_DB_ALIAS)
+                if self.dry_run:
+                    self._guard_other_databases(transactions)
+                # The deadline sits inside the transactions, so it is disarmed
+                # before they commit: a commit is never interrupted halfway.
+                with self._deadline:
+                    self.handle_command()
+        except CommandTimeout:
+            message = (
+                f"Timed out after {self.timeout:g} seconds; "
+                "the command's database writes were rolled back."
+            )
+            raise CommandError(message) from None
+        finally:
+            self._transactions = None
+        if self.dry_run:
+            self._report_dry_run()
+
+    def _guard_other_databases(self, transactions: ExitStack) -> None:
+        # Only the wrapper lists of this thread's connection objects change;
+        # no database is connected to by this.
+        for alias in connections.settings:
+            if alias not in self._transaction_aliases:
+                guard = WriteGuard(
+                    alias, covered=self._transaction_aliases.__contains__
+                )
+                transactions.enter_context(connections[alias].execute_wrapper(guard))
+
+    def _report_dry_run(self) -> None:
+        self.say(
+            self.style.WARNING(
+                "Dry run: all database writes were rolled back. "
+                f"It would have written: {self.write_log.describe()}."
+            )
+        )
+
+    def _stdin_is_terminal(self) -> bool:
+        isatty = getattr(self._stdin, "isatty", None)
+        return bool(isatty is not None and isatty())
+
+    def _ask(self, question: str) -> bool:
+        while True:
+            self.stdout.write(f"{question} [y/N] ", ending="")
+            self.stdout.flush()
+            line = self._stdin.readline()
+            if not line:  # end of input: nobody will answer
+                self.stdout.write("")
+                return False
+            answer = line.strip().lower()
+            if answer in _YES_ANSWERS:
+                return True
+            if answer in _NO_ANSWERS:
+                return False
+            self.stdout.write("Please answer y or n.")
