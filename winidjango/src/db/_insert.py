@@ -27,6 +27,7 @@ class _Batch:
     objs: list[Model]
     compiler: SQLInsertCompiler
     statements: list[tuple[str, Sequence[Any]]]
+    assigns_keys: bool
 
 
 class InsertPlan[M: Model]:
@@ -70,7 +71,10 @@ class InsertPlan[M: Model]:
         self.rows_per_statement = max(
             ops.bulk_batch_size(self.fields, [None] * step), 1
         )
-        self.offset = 0
+        # Objects whose primary key this plan had the database assign, so a
+        # rollback can make them unsaved again (see ``forget_written``).
+        self.keys_assigned: list[Model] = []
+        self.written: list[M] = []
 
     def prepare(self, chunk: list[M]) -> tuple[list[M], list[_Batch]]:
         """Check ``chunk`` and compile its INSERT statements; no query is run."""
@@ -112,11 +116,16 @@ class InsertPlan[M: Model]:
         query.insert_values(fields, objs, raw=False)
         compiler = query.get_compiler(connection=self.connection)
         compiler.returning_fields = self.returning_fields
-        return _Batch(objs, compiler, compiler.as_sql())
+        assigns_keys = fields is self.fields_without_pk
+        return _Batch(objs, compiler, compiler.as_sql(), assigns_keys)
 
     def execute(self, prepared: tuple[list[M], list[_Batch]]) -> list[M]:
         """Run the compiled INSERTs and store the returned keys on the objects."""
         chunk, batches = prepared
+        self.written.extend(chunk)
+        for batch in batches:
+            if batch.assigns_keys:
+                self.keys_assigned.extend(batch.objs)
         # The connection of the executing thread: the caller's in atomic mode,
         # a worker's own in parallel mode.
         connection = connections[self.alias]
@@ -132,6 +141,32 @@ class InsertPlan[M: Model]:
         # Objects with and without preset keys went in separate statements;
         # the chunk itself keeps the caller's order.
         return chunk
+
+    def forget_written(self) -> None:
+        """Mark the objects this plan wrote unsaved again after a rollback.
+
+        Without this, a retry (or ``bulk_create_bulks_in_steps`` skipping
+        saved parents) would take the objects for rows that no longer exist.
+        """
+        assigned = {id(obj) for obj in self.keys_assigned}
+        for obj in self.written:
+            obj._state.adding = True
+            obj._state.db = None
+            if id(obj) in assigned:
+                obj.pk = None
+        # Ids copied from related objects that were just forgotten are stale.
+        relations = [
+            field
+            for field in get_model_meta(self.model).concrete_fields
+            if field.is_relation
+        ]
+        for obj in self.written:
+            for field in relations:
+                related = field.get_cached_value(obj, None)  # type: ignore[attr-defined]
+                if related is not None and related.pk is None:
+                    # Not setattr: the descriptor would drop the cached
+                    # related object, the only link left to the parent.
+                    obj.__dict__[field.attname] = None
 
     def _store_returned(
         self, batch: _Batch, cursor: Any, connection: BaseDatabaseWrapper

@@ -28,6 +28,7 @@ import logging
 import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from django.db import connections, router, transaction
@@ -68,6 +69,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+_PACKAGE_DIR = str(Path(__file__).resolve().parents[2])
 
 #: Threads used when ``threads=None``: the caller's thread plus one helper that
 #: prepares the next chunk while the current one is written.
@@ -155,7 +158,8 @@ def _run[P, R](
             "on the caller's connection (to stay in the caller's transaction), "
             "not in parallel",
             RuntimeWarning,
-            stacklevel=3,
+            # Point at the caller's code, however deep in winidjango we are.
+            skip_file_prefixes=(_PACKAGE_DIR,),
         )
         concurrent = False
     if concurrent:
@@ -212,8 +216,27 @@ def bulk_create_in_steps[M: Model](
     check_step(step)
     check_threads(threads)
     alias = _database_for(model, using)
-    connection = connections[alias]
-    plan = InsertPlan(model, connection, alias, step)
+    plan = InsertPlan(model, connections[alias], alias, step)
+    try:
+        return _create(
+            plan, bulk, step, threads=threads, atomic=atomic, progress=progress
+        )
+    except BaseException:
+        if atomic:
+            plan.forget_written()
+        raise
+
+
+def _create[M: Model](
+    plan: InsertPlan[M],
+    bulk: Iterable[M],
+    step: int,
+    *,
+    threads: int | None,
+    atomic: bool,
+    progress: Progress | None,
+) -> list[M]:
+    model, alias = plan.model, plan.alias
     chunks = _validated_chunks(model, bulk, step, require_saved=None)
     # A self-referencing model may point at objects of an earlier chunk, whose
     # keys exist only once that chunk is written: prepare strictly in order.
@@ -387,17 +410,27 @@ def bulk_create_bulks_in_steps(
         return {}
     alias = _database_for(models[0], using)
     created: dict[type[Model], list[Model]] = {}
-    with transaction.atomic(using=alias):
-        for model in models:
-            unsaved = (obj for obj in bulk_by_class[model] if obj._state.adding)
-            created[model] = bulk_create_in_steps(
-                model,
-                unsaved,
-                step,
-                using=alias,
-                threads=threads,
-                progress=progress,
-            )
+    plans: list[InsertPlan[Model]] = []
+    try:
+        with transaction.atomic(using=alias):
+            for model in models:
+                plan = InsertPlan(model, connections[alias], alias, step)
+                plans.append(plan)
+                unsaved = (obj for obj in bulk_by_class[model] if obj._state.adding)
+                created[model] = _create(
+                    plan,
+                    unsaved,
+                    step,
+                    threads=threads,
+                    atomic=True,
+                    progress=progress,
+                )
+    except BaseException:
+        # Every model's rows are gone: parents written before the failure
+        # must not pass for saved in a retry.
+        for plan in plans:
+            plan.forget_written()
+        raise
     return created
 
 
