@@ -28,11 +28,15 @@ type Case = tuple[str, str, Callable[[], None], Callable[[], float]]
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    parser.add_argument("--db", choices=["sqlite", "postgres", "mariadb"], default="sqlite")
+    parser.add_argument(
+        "--db", choices=["sqlite", "postgres", "mariadb"], default="sqlite"
+    )
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--step", type=int, default=1000)
-    parser.add_argument("--json", type=Path, default=None, help="where to write results")
+    parser.add_argument(
+        "--json", type=Path, default=None, help="where to write results"
+    )
     return parser.parse_args(argv)
 
 
@@ -45,8 +49,11 @@ def _ensure_database(db: str) -> None:
         import psycopg
 
         with psycopg.connect(
-            host=config["HOST"], port=config["PORT"], user=config["USER"],
-            dbname="postgres", autocommit=True,
+            host=config["HOST"],
+            port=config["PORT"],
+            user=config["USER"],
+            dbname="postgres",
+            autocommit=True,
         ) as connection:
             exists = connection.execute(
                 "SELECT 1 FROM pg_database WHERE datname = %s", [config["NAME"]]
@@ -210,37 +217,77 @@ def _build_cases(rows: int, step: int, db: str) -> list[Case]:
 
     cases: list[Case] = [
         ("create", "django", setup_create, timed(django_create)),
-        ("create", "raw driver", lambda: _empty_table(),
-         timed(atomic_raw(lambda: _raw_insert(_values(rows), step)))),
+        (
+            "create",
+            "raw driver",
+            _empty_table,
+            timed(atomic_raw(lambda: _raw_insert(_values(rows), step))),
+        ),
     ]
     for threads in (1, 2):
-        cases.append((
-            "create", f"winidjango threads={threads}", setup_create,
-            timed(lambda t=threads: bulk_create_in_steps(Row, state["objs"], step, threads=t)),
-        ))
+        cases.append(
+            (
+                "create",
+                f"winidjango threads={threads}",
+                setup_create,
+                timed(
+                    lambda t=threads: bulk_create_in_steps(
+                        Row, state["objs"], step, threads=t
+                    )
+                ),
+            )
+        )
     if db != "sqlite":
-        cases.append((
-            "create", "winidjango atomic=False threads=2", setup_create,
-            timed(lambda: bulk_create_in_steps(
-                Row, state["objs"], step, threads=2, atomic=False)),
-        ))
+        cases.append(
+            (
+                "create",
+                "winidjango atomic=False threads=2",
+                setup_create,
+                timed(
+                    lambda: bulk_create_in_steps(
+                        Row, state["objs"], step, threads=2, atomic=False
+                    )
+                ),
+            )
+        )
     cases += [
         ("update", "django", setup_existing, timed(django_update)),
-        ("update", "raw driver", setup_existing,
-         timed(atomic_raw(lambda: _raw_update(state["ids"], _values(rows, 7), step)))),
+        (
+            "update",
+            "raw driver",
+            setup_existing,
+            timed(
+                atomic_raw(lambda: _raw_update(state["ids"], _values(rows, 7), step))
+            ),
+        ),
     ]
     for threads in (1, 2):
-        cases.append((
-            "update", f"winidjango threads={threads}", setup_existing,
-            timed(lambda t=threads: bulk_update_in_steps(
-                Row, state["objs"], ["name", "number"], step, threads=t)),
-        ))
+        cases.append(
+            (
+                "update",
+                f"winidjango threads={threads}",
+                setup_existing,
+                timed(
+                    lambda t=threads: bulk_update_in_steps(
+                        Row, state["objs"], ["name", "number"], step, threads=t
+                    )
+                ),
+            )
+        )
     cases += [
         ("delete", "django", setup_existing, timed(django_delete)),
-        ("delete", "raw driver", setup_existing,
-         timed(atomic_raw(lambda: _raw_delete(state["ids"], step)))),
-        ("delete", "winidjango", setup_existing,
-         timed(lambda: bulk_delete_in_steps(Row, state["objs"], step))),
+        (
+            "delete",
+            "raw driver",
+            setup_existing,
+            timed(atomic_raw(lambda: _raw_delete(state["ids"], step))),
+        ),
+        (
+            "delete",
+            "winidjango",
+            setup_existing,
+            timed(lambda: bulk_delete_in_steps(Row, state["objs"], step)),
+        ),
     ]
     return cases
 
@@ -269,16 +316,31 @@ def main(argv: list[str] | None = None) -> None:
         ratio = rate / baseline[operation]
         print(f"{operation:<8} {contender:<36} {rate:>12,.0f} {ratio:>9.2f}x")
         results.append(
-            {"operation": operation, "contender": contender, "rows_per_second": rate,
-             "ratio_to_django": ratio, "seconds": times}
+            {
+                "operation": operation,
+                "contender": contender,
+                "rows_per_second": rate,
+                "ratio_to_django": ratio,
+                "seconds": times,
+            }
         )
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS: {peak_mib:.0f} MiB")
     output = args.json or Path(__file__).parent / "results" / f"{args.db}.json"
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(
-        {"db": args.db, "rows": args.rows, "step": args.step, "repeats": args.repeats,
-         "peak_rss_mib": peak_mib, "results": results}, indent=2))
+    output.write_text(
+        json.dumps(
+            {
+                "db": args.db,
+                "rows": args.rows,
+                "step": args.step,
+                "repeats": args.repeats,
+                "peak_rss_mib": peak_mib,
+                "results": results,
+            },
+            indent=2,
+        )
+    )
     from django.db import connection
 
     if connection.vendor == "sqlite":

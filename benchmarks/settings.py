@@ -8,7 +8,9 @@ BENCH_DB = os.environ.get("WINIDJANGO_BENCH_DB", "sqlite")
 _DATABASES = {
     "sqlite": {
         "ENGINE": "django.db.backends.sqlite3",
-        "NAME": os.path.join(tempfile.gettempdir(), f"winidjango-bench-{os.getpid()}.sqlite3"),
+        "NAME": os.path.join(
+            tempfile.gettempdir(), f"winidjango-bench-{os.getpid()}.sqlite3"
+        ),
     },
     "postgres": {
         "ENGINE": "django.db.backends.postgresql",

@@ -37,9 +37,12 @@ def _parse_url(url: str, backend: str) -> dict[str, Any]:
         "HOST": parts.hostname or "127.0.0.1",
         "PORT": str(parts.port or ""),
     }
+    # One test database per run, so that concurrent runs on one server
+    # don't create, flush or drop each other's.
+    settings["TEST"] = {"NAME": f"test_{settings['NAME']}_{os.getpid()}"}
     if backend == "mariadb":
         settings["OPTIONS"] = {"charset": "utf8mb4"}
-        settings["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
+        settings["TEST"] |= {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
     return settings
 
 
