@@ -516,3 +516,10 @@ def test_bad_file_through_manage_py_exits_non_zero(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert "CommandError: The imported data has no column 'user_born'" in result.stderr
+
+
+def test_check_bulks_accepts_unsaved_base_model_objects() -> None:
+    from tests.testapp.models import Article
+    from winidjango.src.commands._checks import check_bulks
+
+    check_bulks({Article: [Article(title="timestamps are set on save")]})

@@ -36,7 +36,7 @@ def _shown(value: object) -> str:
 def check_columns(df: pl.DataFrame, cleaning_cls: type[CleaningDF]) -> None:
     """Refuse a frame that lacks a column the cleaning class renames.
 
-    Example:
+    Examples:
         >>> check_columns(pl.DataFrame({"mail": []}), UserCleaningDF)
         Traceback (most recent call last):
         CommandError: The imported data has no column 'name' ...
@@ -65,7 +65,7 @@ def check_column_types(df: pl.DataFrame, cleaning_cls: type[CleaningDF]) -> None
     strict cast; this runs the same cast first, to find the first value that
     fails.
 
-    Example:
+    Examples:
         >>> check_column_types(pl.DataFrame({"year": ["1990", "soon"]}), Cleaner)
         Traceback (most recent call last):
         CommandError: Column 'year', row 2: 'soon' is not a valid Int64.
@@ -105,7 +105,7 @@ def check_bulks(bulks: Mapping[type[Model], Sequence[Model]]) -> None:
     field cannot convert (``"abc"`` for an integer), and two objects of the
     same bulk sharing a value that must be unique.
 
-    Example:
+    Examples:
         >>> check_bulks({Tag: [Tag(name="a"), Tag(name="a")]})
         Traceback (most recent call last):
         CommandError: testapp.Tag rows 1 and 2 have the same name ('a'), ...
@@ -161,8 +161,14 @@ def _check_value(label: str, row: int, obj: Model, field: _Field) -> None:
         return
     problem = None
     if value is None:
-        # An automatic primary key is filled in by the database.
-        if not field.null and not (field.primary_key and field.db_returning):
+        # Filled in on save: an automatic primary key by the database,
+        # auto_now/auto_now_add timestamps (BaseModel's) by Django.
+        filled_on_save = (
+            (field.primary_key and field.db_returning)
+            or getattr(field, "auto_now", False)
+            or getattr(field, "auto_now_add", False)
+        )
+        if not field.null and not filled_on_save:
             problem = "is empty, but the column does not allow NULL"
     elif (
         field.max_length is not None

@@ -20,7 +20,7 @@ DEFAULT_BATCH_SIZE = 1000
 def positive_int(text: str) -> int:
     """Parse a whole number >= 1 for argparse, or explain why it is not one.
 
-    Example:
+    Examples:
         >>> positive_int("500")
         500
     """
@@ -38,7 +38,7 @@ def positive_int(text: str) -> int:
 def positive_float(text: str) -> float:
     """Parse a number of seconds > 0 for argparse, or explain why it is not one.
 
-    Example:
+    Examples:
         >>> positive_float("2.5")
         2.5
     """
@@ -61,7 +61,7 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     (``--dry_run``) and as Django spells its own options (``--dry-run``); both
     store into the same destination.
 
-    Example:
+    Examples:
         >>> parser = argparse.ArgumentParser()
         >>> add_common_arguments(parser)
         >>> parser.parse_args(["--batch-size", "50"]).batch_size
@@ -144,7 +144,7 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
 class CommonOptions:
     """The common options of one run, checked and typed.
 
-    Example:
+    Examples:
         >>> read_common_options({"batch_size": 10}).batch_size
         10
     """
@@ -184,7 +184,7 @@ def read_common_options(options: Mapping[str, Any]) -> CommonOptions:
     Missing keys take their defaults, so a command can be run with
     ``call_command`` on a parser that was built without them.
 
-    Example:
+    Examples:
         >>> read_common_options({"dry_run": True, "threads": 4}).threads
         4
     """
@@ -217,7 +217,7 @@ class CommonOptionsMixin:
     property defined in a class built by that metaclass would turn into a
     plain method. Classes built by ``type`` are left alone.
 
-    Example:
+    Examples:
         >>> class Probe(CommonOptionsMixin):
         ...     pass
         >>> probe = Probe()

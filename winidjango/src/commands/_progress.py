@@ -27,7 +27,7 @@ class ChunkProgress:
     is called after every chunk, drawn or not (the command uses it to check
     its time limit).
 
-    Example:
+    Examples:
         >>> import io
         >>> stream = OutputWrapper(io.StringIO())
         >>> progress = ChunkProgress(stream, {Author: 2}, enabled=True)

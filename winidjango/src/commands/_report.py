@@ -18,7 +18,7 @@ class ImportReport:
     Model counts are keyed by ``Model._meta.label`` (``"app.Model"``); deleted
     counts include rows removed by cascades.
 
-    Example:
+    Examples:
         >>> command = ImportUsersCommand()  # doctest: +SKIP
         >>> call_command(command, dry_run=True)  # doctest: +SKIP
         >>> command.report.created  # doctest: +SKIP
@@ -42,7 +42,7 @@ class ImportReport:
     def lines(self) -> list[str]:
         """The report as printable lines.
 
-        Example:
+        Examples:
             >>> ImportReport(rows_read=3, rows_kept=2).lines()[1]
             '  rows read: 3, kept after cleaning: 2'
         """

@@ -23,7 +23,7 @@ class CommandTimeout(BaseException):
     ``except Exception`` in a command or in a library it calls cannot swallow
     it and carry on writing after the limit.
 
-    Example:
+    Examples:
         >>> isinstance(CommandTimeout(), Exception)
         False
     """
@@ -43,7 +43,7 @@ class Deadline:
     can never be interrupted halfway. A signal handler and interval timer that
     were installed before (for example by ``pytest-timeout``) are put back.
 
-    Example:
+    Examples:
         >>> with Deadline(None) as deadline:
         ...     deadline.check()  # never raises without a limit
     """

@@ -48,7 +48,7 @@ class WriteLog:
     Install it with ``connection.execute_wrapper(log)``; read the result with
     :meth:`rows_by_table` or :meth:`describe`.
 
-    Example:
+    Examples:
         >>> from django.db import connection
         >>> log = WriteLog()
         >>> with connection.execute_wrapper(log):  # doctest: +SKIP
@@ -90,7 +90,7 @@ class WriteLog:
         Statements that touched no row (an ``UPDATE`` for ``SET_NULL`` with
         nothing to update) are left out.
 
-        Example:
+        Examples:
             >>> WriteLog().rows_by_table()
             {}
         """
@@ -102,7 +102,7 @@ class WriteLog:
     def describe(self) -> str:
         """One line saying what was written, or that nothing was.
 
-        Example:
+        Examples:
             >>> WriteLog().describe()
             'no rows written'
         """
@@ -123,7 +123,7 @@ class WriteGuard:
     ``covered(alias)`` is asked at every write, so a database the command
     includes later is let through from then on.
 
-    Example:
+    Examples:
         >>> guard = WriteGuard("replica", covered=lambda alias: False)
         >>> with connections["replica"].execute_wrapper(guard):  # doctest: +SKIP
         ...     Author.objects.using("replica").create(name="Ann")

@@ -96,7 +96,7 @@ class ImportDataBaseCommand(ABCBaseCommand):
     the imported data, matched on the fields :meth:`get_delete_match_fields`
     names; a preview with cascades is printed and :meth:`confirm` decides.
 
-    Example:
+    Examples:
         >>> class Command(ImportDataBaseCommand):
         ...     def handle_import(self) -> pl.DataFrame:
         ...         return pl.read_csv("authors.csv")
@@ -130,7 +130,7 @@ class ImportDataBaseCommand(ABCBaseCommand):
 
         Override it to add some, e.g. the path of the file to read.
 
-        Example:
+        Examples:
             >>> def add_command_arguments(self, parser):
             ...     parser.add_argument("csv_path")
         """
@@ -141,7 +141,7 @@ class ImportDataBaseCommand(ABCBaseCommand):
 
         Column names and types are those of the source; cleaning comes next.
 
-        Example:
+        Examples:
             >>> def handle_import(self):
             ...     return pl.read_csv(self.get_option("csv_path"))
         """
@@ -153,7 +153,7 @@ class ImportDataBaseCommand(ABCBaseCommand):
         Its rename map says which raw columns are needed, its dtype map the
         type of each one; data that does not fit stops the import.
 
-        Example:
+        Examples:
             >>> def get_cleaning_df_cls(self):
             ...     return UserCleaningDF
         """
@@ -168,7 +168,7 @@ class ImportDataBaseCommand(ABCBaseCommand):
         the parents are created first and the children get their ids. Objects
         that are already saved are left as they are.
 
-        Example:
+        Examples:
             >>> def get_bulks_by_model(self, df):
             ...     rows = df.iter_rows(named=True)
             ...     users = [User(username=row["name"]) for row in rows]
@@ -184,7 +184,7 @@ class ImportDataBaseCommand(ABCBaseCommand):
         models listed here are cleaned up; by default none are, and
         ``--delete`` is refused.
 
-        Example:
+        Examples:
             >>> def get_delete_match_fields(self):
             ...     return {Author: ["name"], Book: ["title", "author"]}
         """
@@ -195,7 +195,7 @@ class ImportDataBaseCommand(ABCBaseCommand):
     def handle_command(self) -> None:
         """Run the import steps in order, timing each, then print the report.
 
-        Example:
+        Examples:
             >>> call_command(ImportUsersCommand(), dry_run=True)  # doctest: +SKIP
         """
         self.report = ImportReport(dry_run=self.dry_run)
@@ -227,7 +227,7 @@ class ImportDataBaseCommand(ABCBaseCommand):
         column (and row) before cleaning starts; any other refusal of the
         cleaning class becomes a ``CommandError`` with its message.
 
-        Example:
+        Examples:
             >>> command.clean_data(pl.DataFrame({"name": [" Ann "]}))  # doctest: +SKIP
             shape: (1, 1) ... "Ann"
         """
@@ -248,7 +248,7 @@ class ImportDataBaseCommand(ABCBaseCommand):
         Uses ``bulk_create_bulks_in_steps`` with ``--batch_size``,
         ``--threads`` and ``--database``, and draws a progress bar per model.
 
-        Example:
+        Examples:
             >>> created = command.import_to_db({Author: [Author(name="Ann")]})
             >>> created[Author][0].pk is not None
             True
@@ -280,7 +280,7 @@ class ImportDataBaseCommand(ABCBaseCommand):
         rows without a match are stale. What deleting them would remove,
         cascades included, is printed per model, then :meth:`confirm` asks.
 
-        Example:
+        Examples:
             >>> command.delete_stale_rows({Author: [ann]})  # doctest: +SKIP
             To delete (not in the imported data; cascades included): testapp.Author 1
         """

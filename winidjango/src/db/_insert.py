@@ -16,8 +16,19 @@ from django.db.models.expressions import DatabaseDefault
 from django.db.models.sql import InsertQuery
 from django.db.models.sql.compiler import SQLInsertCompiler
 
+from winidjango.src.db._backends import get_writer
 from winidjango.src.db._validation import check_instances
 from winidjango.src.db.fields import get_model_meta
+
+
+@dataclass
+class _RowsBatch:
+    """Objects with their column values, for the backend writer's fast INSERT."""
+
+    objs: list[Model]
+    columns: list[str]
+    rows: list[list[Any]]
+    assigns_keys: bool
 
 
 @dataclass
@@ -28,6 +39,15 @@ class _Batch:
     compiler: SQLInsertCompiler
     statements: list[tuple[str, Sequence[Any]]]
     assigns_keys: bool
+
+
+@dataclass
+class _Prepared[M: Model]:
+    """A chunk ready to execute: either compiled statements or plain rows."""
+
+    chunk: list[M]
+    compiled: list[_Batch]
+    rows: list[_RowsBatch]
 
 
 class InsertPlan[M: Model]:
@@ -75,8 +95,19 @@ class InsertPlan[M: Model]:
         # rollback can make them unsaved again (see ``forget_written``).
         self.keys_assigned: list[Model] = []
         self.written: list[M] = []
+        self.writer = get_writer(connection)
+        self.table = meta.db_table
+        assert meta.pk is not None  # every concrete model has one
+        self.pk_field = meta.pk
+        # The fast path writes plain values itself; anything the database
+        # must send back besides the key goes through Django's compiler.
+        self.fast = all(field is meta.pk for field in meta.db_returning_fields)
+        self._converters = {
+            id(fields): [(field.pre_save, field.get_db_prep_save) for field in fields]
+            for fields in (self.fields, self.fields_without_pk)
+        }
 
-    def prepare(self, chunk: list[M]) -> tuple[list[M], list[_Batch]]:
+    def prepare(self, chunk: list[M]) -> _Prepared[M]:
         """Check ``chunk`` and compile its INSERT statements; no query is run."""
         check_instances(self.model, chunk)
         with_pk: list[Model] = []
@@ -101,15 +132,33 @@ class InsertPlan[M: Model]:
                 "bulk created with their keys; set the primary keys yourself"
             )
             raise NotSupportedError(message)
+        groups = ((with_pk, self.fields), (without_pk, self.fields_without_pk))
+        if self.fast:
+            rows_batches = [self._rows(objs, fields) for objs, fields in groups if objs]
+            if all(batch is not None for batch in rows_batches):
+                return _Prepared(chunk, [], [b for b in rows_batches if b is not None])
         batches = []
-        for objs, fields in (
-            (with_pk, self.fields),
-            (without_pk, self.fields_without_pk),
-        ):
+        for objs, fields in groups:
             for start in range(0, len(objs), self.rows_per_statement):
                 part = objs[start : start + self.rows_per_statement]
                 batches.append(self._compile(part, fields))
-        return chunk, batches
+        return _Prepared(chunk, batches, [])
+
+    def _rows(self, objs: list[Model], fields: list[Any]) -> _RowsBatch | None:
+        """Database values of ``objs``; None if one needs SQL (an expression)."""
+        connection = self.connection
+        converters = self._converters[id(fields)]
+        rows = []
+        for obj in objs:
+            row = []
+            for pre_save, to_database in converters:
+                value = pre_save(obj, True)
+                if hasattr(value, "resolve_expression"):
+                    return None
+                row.append(to_database(value, connection))
+            rows.append(row)
+        columns = [field.column for field in fields]
+        return _RowsBatch(objs, columns, rows, fields is self.fields_without_pk)
 
     def _compile(self, objs: list[Model], fields: list[Any]) -> _Batch:
         query = InsertQuery(self.model)
@@ -119,13 +168,19 @@ class InsertPlan[M: Model]:
         assigns_keys = fields is self.fields_without_pk
         return _Batch(objs, compiler, compiler.as_sql(), assigns_keys)
 
-    def execute(self, prepared: tuple[list[M], list[_Batch]]) -> list[M]:
-        """Run the compiled INSERTs and store the returned keys on the objects."""
-        chunk, batches = prepared
+    def execute(self, prepared: _Prepared[M]) -> list[M]:
+        """Run the INSERTs and store the returned keys on the objects."""
+        chunk, batches = prepared.chunk, prepared.compiled
         self.written.extend(chunk)
-        for batch in batches:
-            if batch.assigns_keys:
-                self.keys_assigned.extend(batch.objs)
+        for objs, assigns_keys in [
+            *((batch.objs, batch.assigns_keys) for batch in batches),
+            *((batch.objs, batch.assigns_keys) for batch in prepared.rows),
+        ]:
+            if assigns_keys:
+                self.keys_assigned.extend(objs)
+        if prepared.rows:
+            self._execute_rows(prepared.rows)
+            return chunk
         # The connection of the executing thread: the caller's in atomic mode,
         # a worker's own in parallel mode.
         connection = connections[self.alias]
@@ -141,6 +196,25 @@ class InsertPlan[M: Model]:
         # Objects with and without preset keys went in separate statements;
         # the chunk itself keeps the caller's order.
         return chunk
+
+    def _execute_rows(self, batches: list[_RowsBatch]) -> None:
+        connection = connections[self.alias]
+        with connection.cursor() as cursor:
+            for batch in batches:
+                keys = self.writer.insert_rows(
+                    cursor,
+                    self.table,
+                    batch.columns,
+                    batch.rows,
+                    self.pk_field.column if batch.assigns_keys else None,
+                )
+                if keys is not None:
+                    attname = self.pk_field.attname
+                    for obj, key in zip(batch.objs, keys, strict=True):
+                        setattr(obj, attname, key)
+                for obj in batch.objs:
+                    obj._state.adding = False
+                    obj._state.db = self.alias
 
     def forget_written(self) -> None:
         """Mark the objects this plan wrote unsaved again after a rollback.

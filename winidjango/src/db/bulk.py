@@ -206,7 +206,7 @@ def bulk_create_in_steps[M: Model](
             everything rolled back).
         BulkPartialFailureError: ``atomic=False`` and a chunk failed.
 
-    Example:
+    Examples:
         >>> authors = [Author(name=f"Author {i}") for i in range(10_000)]
         >>> created = bulk_create_in_steps(Author, authors, step=1000)
         >>> created[0].pk is not None
@@ -291,7 +291,7 @@ def bulk_update_in_steps[M: Model](
             many-to-many or reverse relation; an unsaved object; bad ``step``.
         TypeError: an object of another model, or an expression as a value.
 
-    Example:
+    Examples:
         >>> for author in authors:
         ...     author.name = author.name.upper()
         >>> bulk_update_in_steps(Author, authors, ["name"])
@@ -347,7 +347,7 @@ def bulk_delete_in_steps[M: Model](
         ValueError: an unsaved object; bad ``step``.
         TypeError: an object of another model.
 
-    Example:
+    Examples:
         >>> bulk_delete_in_steps(Author, Author.objects.filter(name__startswith="A"))
         (3, {'library.Author': 1, 'library.Book': 2})
     """
@@ -394,7 +394,7 @@ def bulk_create_bulks_in_steps(
     Raises:
         graphlib.CycleError: the models' foreign keys form a cycle.
 
-    Example:
+    Examples:
         >>> authors = [Author(name="Ann")]
         >>> books = [Book(title="Notes", author=authors[0])]
         >>> created = bulk_create_bulks_in_steps({Book: books, Author: authors})
@@ -481,7 +481,7 @@ def get_differences_between_bulks[M: Model](
     Raises:
         ValueError: the bulks hold different models (or one mixes models).
 
-    Example:
+    Examples:
         >>> old = list(Author.objects.all())          # Ann, Bob
         >>> new = [Author(name="Bob"), Author(name="Cy")]
         >>> gone, added, kept_old, kept_new = get_differences_between_bulks(
@@ -526,7 +526,7 @@ def simulate_bulk_deletion[M: Model](
         ProtectedError, RestrictedError: the delete would be refused; the
             error names the blocking objects, as a real delete's does.
 
-    Example:
+    Examples:
         >>> preview = simulate_bulk_deletion(Author, Author.objects.filter(pk=1))
         >>> sorted(model.__name__ for model in preview)
         ['Author', 'Book', 'Review']
@@ -545,7 +545,7 @@ def multi_simulate_bulk_deletion(
 
     Works like :func:`simulate_bulk_deletion`, with one Collector for all.
 
-    Example:
+    Examples:
         >>> preview = multi_simulate_bulk_deletion(
         ...     {Author: [author], Tag: list(Tag.objects.all())}
         ... )

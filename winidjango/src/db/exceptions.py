@@ -9,7 +9,7 @@ class BulkPartialFailureError(Exception):
     clean up the rest. Chunk ``i`` holds the input objects
     ``[i * step, (i + 1) * step)``.
 
-    Example:
+    Examples:
         >>> try:
         ...     bulk_create_in_steps(Author, authors, atomic=False, threads=4)
         ... except BulkPartialFailureError as error:  # doctest: +SKIP

@@ -19,7 +19,7 @@ type AnyField = Field[Any, Any] | ForeignObjectRel | ForeignObject[Any, Any]
 def get_model_meta(model: type[Model] | Model) -> "Options[Any]":
     """Return the ``_meta`` options of a model class or instance.
 
-    Example:
+    Examples:
         >>> from django.contrib.auth.models import User
         >>> get_model_meta(User).db_table
         'auth_user'
@@ -33,7 +33,7 @@ def get_fields(model: type[Model] | Model) -> list[AnyField]:
     This is ``Model._meta.get_fields()`` as a list: reverse relations come first,
     then concrete fields, then many-to-many fields, the order Django uses.
 
-    Example:
+    Examples:
         >>> from django.contrib.auth.models import User
         >>> names = get_field_names(get_fields(User))
         >>> "username" in names and "groups" in names
@@ -45,7 +45,7 @@ def get_fields(model: type[Model] | Model) -> list[AnyField]:
 def get_field_names(fields: Iterable[AnyField]) -> list[str]:
     """Return the ``name`` of each field, in order.
 
-    Example:
+    Examples:
         >>> from django.contrib.auth.models import User
         >>> get_field_names(get_fields(User))[-2:]
         ['groups', 'user_permissions']

@@ -34,7 +34,7 @@ def topological_sort_models[M: type[Model]](models: Iterable[M]) -> list[M]:
         graphlib.CycleError: the models' foreign keys form a cycle; the message
             names the models in it.
 
-    Example:
+    Examples:
         >>> from django.contrib.auth.models import Group, Permission
         >>> from django.contrib.contenttypes.models import ContentType
         >>> topological_sort_models([Group, Permission, ContentType])
@@ -113,7 +113,7 @@ def hash_model_instance(instance: Model, fields: Sequence[AnyField]) -> int:
     and reverse relations in ``fields`` are skipped, so ``get_fields(Model)``
     can be passed as is.
 
-    Example:
+    Examples:
         >>> from django.contrib.auth.models import User
         >>> from winidjango.src.db.fields import get_fields
         >>> a, b = User(username="ann"), User(username="ann")
@@ -130,7 +130,7 @@ def hash_model_instance(instance: Model, fields: Sequence[AnyField]) -> int:
 class BaseModel(Model):
     """Abstract model with creation and update timestamps and a readable repr.
 
-    Example:
+    Examples:
         >>> class Article(BaseModel):
         ...     title = models.CharField(max_length=100)
         ...

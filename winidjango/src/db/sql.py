@@ -26,7 +26,7 @@ def execute_sql(
     the ``default`` alias), so inside ``transaction.atomic(using=...)`` it joins
     that transaction; outside one, Django's autocommit applies.
 
-    Example:
+    Examples:
         >>> columns, rows = execute_sql(
         ...     "SELECT id, username FROM auth_user WHERE is_active = %(active)s",
         ...     params={"active": True},

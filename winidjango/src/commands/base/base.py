@@ -52,7 +52,7 @@ class ABCBaseCommand(ABCLoggingMixin, CommonOptionsMixin, BaseCommand):
     Every method call, the subclass's included, is logged at INFO level with
     its duration by winiutils' ``ABCLoggingMixin``.
 
-    Example:
+    Examples:
         >>> class Command(ABCBaseCommand):
         ...     help = "Give every author a birth year."
         ...
@@ -102,7 +102,7 @@ class ABCBaseCommand(ABCLoggingMixin, CommonOptionsMixin, BaseCommand):
     def add_command_arguments(self, parser: ArgumentParser) -> None:
         """Add the arguments of this command; the common ones are already there.
 
-        Example:
+        Examples:
             >>> def add_command_arguments(self, parser):
             ...     parser.add_argument("--input-file", required=True)
         """
@@ -115,7 +115,7 @@ class ABCBaseCommand(ABCLoggingMixin, CommonOptionsMixin, BaseCommand):
         (:attr:`batch_size`, :attr:`dry_run`, ...); write output with
         :meth:`say` or ``self.stdout``; raise ``CommandError`` to fail.
 
-        Example:
+        Examples:
             >>> def handle_command(self):
             ...     self.say(f"batch size {self.batch_size}")
         """
@@ -123,7 +123,7 @@ class ABCBaseCommand(ABCLoggingMixin, CommonOptionsMixin, BaseCommand):
     def add_arguments(self, parser: ArgumentParser) -> None:
         """Add the common options, then the subclass's own arguments.
 
-        Example:
+        Examples:
             >>> parser = Command().create_parser("manage.py", "mycommand")
             >>> parser.parse_args(["--dry-run"]).dry_run
             True
@@ -136,7 +136,7 @@ class ABCBaseCommand(ABCLoggingMixin, CommonOptionsMixin, BaseCommand):
 
         Django calls this; subclasses implement :meth:`handle_command` instead.
 
-        Example:
+        Examples:
             >>> call_command("mycommand", dry_run=True)  # doctest: +SKIP
         """
         self.base_handle(*args, **options)
@@ -149,7 +149,7 @@ class ABCBaseCommand(ABCLoggingMixin, CommonOptionsMixin, BaseCommand):
         the common options are checked again here; a bad one is a
         ``CommandError`` before anything runs.
 
-        Example:
+        Examples:
             >>> command.base_handle(batch_size=-1)  # doctest: +SKIP
             Traceback (most recent call last):
             CommandError: --batch_size must be a whole number >= 1, got -1
@@ -169,7 +169,7 @@ class ABCBaseCommand(ABCLoggingMixin, CommonOptionsMixin, BaseCommand):
     def get_option(self, name: str) -> Any:
         """Return the value of option ``name`` (its ``dest``, e.g. ``"dry_run"``).
 
-        Example:
+        Examples:
             >>> command.get_option("batch_size")  # doctest: +SKIP
             1000
         """
@@ -185,7 +185,7 @@ class ABCBaseCommand(ABCLoggingMixin, CommonOptionsMixin, BaseCommand):
     def say(self, message: str, *, level: int = 1) -> None:
         """Write ``message`` to stdout if ``--verbosity`` is at least ``level``.
 
-        Example:
+        Examples:
             >>> command.say("details", level=2)  # only with -v 2 or more
         """
         if self.verbosity >= level:
@@ -200,7 +200,7 @@ class ABCBaseCommand(ABCLoggingMixin, CommonOptionsMixin, BaseCommand):
         the answer is no and a note saying so goes to stderr. The caller then
         skips its destructive step.
 
-        Example:
+        Examples:
             >>> if command.confirm("Delete 3 rows?"):  # doctest: +SKIP
             ...     queryset.delete()
         """
@@ -220,7 +220,7 @@ class ABCBaseCommand(ABCLoggingMixin, CommonOptionsMixin, BaseCommand):
         calls this first, so that a dry run, a timeout or an error rolls
         those writes back too. Calling it again for the same alias is a no-op.
 
-        Example:
+        Examples:
             >>> command.include_in_transaction(router.db_for_write(Author))
         """
         if self._transactions is None:
@@ -244,7 +244,7 @@ class ABCBaseCommand(ABCLoggingMixin, CommonOptionsMixin, BaseCommand):
         In the main thread an alarm stops the command anyway; call this in
         long loops of a command that may run in another thread.
 
-        Example:
+        Examples:
             >>> for chunk in chunks:  # doctest: +SKIP
             ...     command.check_timeout()
             ...     write(chunk)
