@@ -187,7 +187,8 @@ def _build_cases(rows: int, step: int, db: str) -> list[Case]:
 
     def setup_existing() -> None:
         _empty_table()
-        _raw_insert(_values(rows), step)
+        with transaction.atomic():
+            _raw_insert(_values(rows), step)
         loaded = list(Row.objects.order_by("id"))
         for obj, values in zip(loaded, _values(rows, salt=7), strict=True):
             obj.name, obj.number = values[0], values[1]

@@ -39,7 +39,10 @@ def _parse_url(url: str, backend: str) -> dict[str, Any]:
     }
     # One test database per run, so that concurrent runs on one server
     # don't create, flush or drop each other's.
-    settings["TEST"] = {"NAME": f"test_{settings['NAME']}_{os.getpid()}"}
+    settings["TEST"] = {
+        "NAME": f"test_{settings['NAME']}_{os.getpid()}",
+        "DEPENDENCIES": [],
+    }
     if backend == "mariadb":
         settings["OPTIONS"] = {"charset": "utf8mb4"}
         settings["TEST"] |= {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}

@@ -9,6 +9,7 @@ INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "tests.testapp",
+    "examples.flights.flights",
 ]
 SECRET_KEY = "winidjango-tests-not-secret"
 USE_TZ = True

@@ -20,7 +20,7 @@ from typing import Any
 from django.core.management.base import CommandError
 
 _WRITE = re.compile(
-    r"""^\s*(?P<verb>INSERT|UPDATE|DELETE|REPLACE)\b
+    r"""^\s*(?P<verb>INSERT|UPDATE|DELETE|REPLACE|COPY)\b
         (?:\s+(?:IGNORE|OR\s+\w+))?        # INSERT IGNORE / INSERT OR REPLACE
         (?:\s+(?:INTO|FROM))?\s+
         [`"\[]?(?P<table>[\w.$]+)""",
@@ -28,6 +28,8 @@ _WRITE = re.compile(
 )
 _VERB_WORDS = {
     "INSERT": "inserted into",
+    # PostgreSQL bulk creates stream rows with COPY ... FROM STDIN.
+    "COPY": "inserted into",
     "REPLACE": "replaced in",
     "UPDATE": "updated in",
     "DELETE": "deleted from",

@@ -18,6 +18,7 @@ from django.db.models.sql.compiler import SQLInsertCompiler
 
 from winidjango.src.db._backends import get_writer
 from winidjango.src.db._validation import check_instances
+from winidjango.src.db._values import RowConverter
 from winidjango.src.db.fields import get_model_meta
 
 
@@ -103,21 +104,31 @@ class InsertPlan[M: Model]:
         # must send back besides the key goes through Django's compiler.
         self.fast = all(field is meta.pk for field in meta.db_returning_fields)
         self._converters = {
-            id(fields): [(field.pre_save, field.get_db_prep_save) for field in fields]
+            id(fields): RowConverter(fields, connection, add=True)
             for fields in (self.fields, self.fields_without_pk)
         }
+        self._has_relations = any(
+            field.is_relation for field in meta.concrete_fields
+        ) or bool(meta.private_fields)
+        # AutoField's metaclass makes BigAutoField and SmallAutoField count.
+        self._auto_pk = isinstance(meta.pk, AutoField)
 
     def prepare(self, chunk: list[M]) -> _Prepared[M]:
         """Check ``chunk`` and compile its INSERT statements; no query is run."""
         check_instances(self.model, chunk)
         with_pk: list[Model] = []
         without_pk: list[Model] = []
-        pk_field = get_model_meta(self.model).pk
+        pk_field = self.pk_field
+        pk_attname = pk_field.attname
         for obj in chunk:
-            # Copies the id of a related object saved since it was assigned
-            # (a parent created earlier in the same call), or raises if the
-            # related object is still unsaved.
-            obj._prepare_related_fields_for_save(operation_name="bulk_create")  # type: ignore[attr-defined]
+            if self._has_relations:
+                # Copies the id of a related object saved since it was
+                # assigned (a parent created earlier in the same call), or
+                # raises if the related object is still unsaved.
+                obj._prepare_related_fields_for_save(operation_name="bulk_create")  # type: ignore[attr-defined]
+            if self._auto_pk and getattr(obj, pk_attname) is None:
+                without_pk.append(obj)
+                continue
             if isinstance(obj.pk, DatabaseDefault):
                 without_pk.append(obj)
                 continue
@@ -146,16 +157,12 @@ class InsertPlan[M: Model]:
 
     def _rows(self, objs: list[Model], fields: list[Any]) -> _RowsBatch | None:
         """Database values of ``objs``; None if one needs SQL (an expression)."""
-        connection = self.connection
-        converters = self._converters[id(fields)]
+        to_row = self._converters[id(fields)].row
         rows = []
         for obj in objs:
-            row = []
-            for pre_save, to_database in converters:
-                value = pre_save(obj, True)
-                if hasattr(value, "resolve_expression"):
-                    return None
-                row.append(to_database(value, connection))
+            row = to_row(obj)
+            if row is None:
+                return None
             rows.append(row)
         columns = [field.column for field in fields]
         return _RowsBatch(objs, columns, rows, fields is self.fields_without_pk)

@@ -13,6 +13,13 @@ _TEXT_TYPES = re.compile(r"^(varchar|character varying|char|character)\b")
 _SIZED_TYPE = re.compile(r"\(\s*\d+(\s*,\s*\d+)?\s*\)")
 
 
+def _copy(sql: str, rows: Any, many: bool, context: dict[str, Any]) -> None:
+    """Execute ``COPY ... FROM STDIN``, streaming ``rows`` to the server."""
+    with context["cursor"].cursor.copy(sql) as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
 class PostgreSqlWriter(BulkSqlWriter):
     """COPY for inserts; updates join the table to a typed VALUES list."""
 
@@ -47,11 +54,11 @@ class PostgreSqlWriter(BulkSqlWriter):
             rows = [[key, *row] for key, row in zip(keys, rows, strict=True)]
         names = ", ".join(quote(column) for column in columns)
         sql = f"COPY {quote(table)} ({names}) FROM STDIN"
-        # The driver's own cursor bypasses Django's wrapper; map its errors
-        # to django.db's (IntegrityError, DataError, ...) as Django would.
-        with self.connection.wrap_database_errors, cursor.cursor.copy(sql) as copy:
-            for row in rows:
-                copy.write_row(row)
+        # Run through Django's execute-wrapper chain, so that wrappers
+        # (query logging, a dry run's write count) see the COPY like any
+        # INSERT, and driver errors become django.db's (IntegrityError, ...).
+        with cursor.db.wrap_database_errors:
+            cursor._execute_with_wrappers(sql, rows, many=True, executor=_copy)
         return keys
 
     def value_cast(self, db_type: str | None) -> str | None:

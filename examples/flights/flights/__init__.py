@@ -1,0 +1,1 @@
+"""The flights app: models, cleaning rules and the import commands."""

@@ -1,0 +1,1 @@
+"""Django project package of the flights demo."""

