@@ -64,7 +64,13 @@ def _unreachable_reason(backend: str, settings: dict[str, Any]) -> str | None:
                 connect_timeout=3,
             ).close()
         else:
-            import MySQLdb
+            try:
+                import MySQLdb
+            except ImportError:
+                return (
+                    "mariadb driver not installed: run `uv sync --group mariadb` "
+                    "(needs libmariadb-dev, pkg-config and a C compiler)"
+                )
 
             MySQLdb.connect(  # type: ignore[no-untyped-call]
                 host=settings["HOST"],

@@ -9,6 +9,7 @@ from django.db.models import Model
 from winidjango.src.db._backends import get_writer
 from winidjango.src.db._backends.base import Statement
 from winidjango.src.db._validation import check_instances, check_saved
+from winidjango.src.db._values import RowConverter
 from winidjango.src.db.fields import get_model_meta
 
 
@@ -39,6 +40,8 @@ class UpdatePlan[M: Model]:
             self.writer.value_cast(field.db_type(connection))
             for field in [self.pk_field, *fields]
         ]
+        self._converter = RowConverter([self.pk_field, *fields], connection, add=False)
+        self._has_relations = any(field.is_relation for field in fields)
         limit = self.writer.max_params_per_statement()
         params_per_row = len(fields) + 1
         self.rows_per_statement = (
@@ -49,23 +52,17 @@ class UpdatePlan[M: Model]:
         """Check ``chunk``, convert its values and build the UPDATE statements."""
         check_instances(self.model, chunk)
         check_saved(chunk, "updated")
-        connection = self.connection
         rows = []
+        to_row = self._converter.row
         for position, obj in enumerate(chunk):
             self._refuse_deferred(obj, position)
-            obj._prepare_related_fields_for_save(  # type: ignore[attr-defined]
-                operation_name="bulk_update", fields=self.fields
-            )
-            row = [self.pk_field.get_db_prep_value(obj.pk, connection)]
-            for field in self.fields:
-                value = field.pre_save(obj, add=False)
-                if hasattr(value, "resolve_expression"):
-                    message = (
-                        f"{self.model.__name__}.{field.name} holds an expression "
-                        f"({value!r}); bulk updates write plain values only"
-                    )
-                    raise TypeError(message)
-                row.append(field.get_db_prep_save(value, connection))
+            if self._has_relations:
+                obj._prepare_related_fields_for_save(  # type: ignore[attr-defined]
+                    operation_name="bulk_update", fields=self.fields
+                )
+            row = to_row(obj)
+            if row is None:
+                raise self._expression_error(obj)
             rows.append(row)
         return [
             self.writer.update_statement(
@@ -77,6 +74,17 @@ class UpdatePlan[M: Model]:
             )
             for start in range(0, len(rows), self.rows_per_statement)
         ]
+
+    def _expression_error(self, obj: M) -> TypeError:
+        """The error for an SQL expression among the values, naming its field."""
+        for field in self.fields:
+            value = getattr(obj, field.attname)
+            if hasattr(value, "resolve_expression"):
+                return TypeError(
+                    f"{self.model.__name__}.{field.name} holds an expression "
+                    f"({value!r}); bulk updates write plain values only"
+                )
+        return TypeError(f"{obj!r} holds an expression; bulk updates need values")
 
     def _refuse_deferred(self, obj: M, position: int) -> None:
         """Refuse update fields that were neither loaded nor set on ``obj``.

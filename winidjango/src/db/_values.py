@@ -10,7 +10,7 @@ custom field that overrides any of them is always converted by Django.
 """
 
 from collections.abc import Sequence
-from operator import attrgetter
+from operator import itemgetter
 from typing import Any
 
 from django.db import models
@@ -34,6 +34,9 @@ _CONVERSION_METHODS = (
 )
 
 
+_MISSING = object()
+
+
 class _NeverPassedThrough:
     """A type no value has: its field always goes through Django."""
 
@@ -45,6 +48,11 @@ def _defined_by_django(field: Any) -> bool:
         )
         for name in _CONVERSION_METHODS
     )
+
+
+def passthrough_type(field: Any) -> type:
+    """The value type ``field`` stores unchanged, or a type no value has."""
+    return _passthrough_type(field)
 
 
 def _passthrough_type(field: Any) -> type:
@@ -69,9 +77,11 @@ class RowConverter:
         """Work out once per field which values can skip Django's conversion."""
         self.connection = connection
         self.add = add
-        attnames = [field.attname for field in fields]
-        self._get = attrgetter(*attnames) if len(attnames) > 1 else None
-        self._attname = attnames[0] if attnames else None
+        self._attnames = [field.attname for field in fields]
+        # Read from the instance __dict__, never through the attribute: a
+        # deferred field would load itself with a query, on whatever thread
+        # converts the chunk. A missing value takes Django's path instead.
+        self._get = itemgetter(*self._attnames) if len(self._attnames) > 1 else None
         self._checks = [
             (index, _passthrough_type(field), field.null, field)
             for index, field in enumerate(fields)
@@ -79,12 +89,14 @@ class RowConverter:
 
     def row(self, obj: Model) -> list[Any] | None:
         """The database values of ``obj``; None if one is an SQL expression."""
-        if self._get is not None:
-            values = list(self._get(obj))
-        elif self._attname is not None:
-            values = [getattr(obj, self._attname)]
-        else:
-            return []
+        state = obj.__dict__
+        try:
+            if self._get is not None:
+                values = list(self._get(state))
+            else:
+                values = [state[attname] for attname in self._attnames]
+        except KeyError:
+            values = [state.get(attname, _MISSING) for attname in self._attnames]
         for index, passthrough, nullable, field in self._checks:
             value = values[index]
             if type(value) is passthrough or (value is None and nullable):
