@@ -1492,3 +1492,35 @@ def test_failed_multi_model_create_leaves_objects_unsaved_for_a_retry(
     reviews[0].rating = 3
     bulk_create_bulks_in_steps({Author: authors, Book: books, Review: reviews})
     assert Review.objects.get().book.author.name == "kept for retry"
+
+
+def _saved_reviews(n: int) -> list[Review]:
+    book = Book.objects.create(title="reviewed", author=Author.objects.create(name="a"))
+    return Review.objects.bulk_create([Review(book=book, rating=i) for i in range(n)])
+
+
+def test_delete_with_nothing_depending_is_one_delete_per_chunk(alias: str) -> None:
+    reviews = _saved_reviews(25)
+    with CaptureQueriesContext(connections[alias]) as queries:
+        result = bulk_delete_in_steps(Review, reviews, step=10)
+    statements = [q["sql"].split()[0].upper() for q in queries.captured_queries]
+    assert result == (25, {"testapp.Review": 25})
+    assert statements.count("DELETE") == 3
+    assert "SELECT" not in statements
+    assert not Review.objects.exists()
+
+
+def test_delete_receivers_still_hear_every_object(alias: str) -> None:
+    reviews = _saved_reviews(12)
+    heard: list[int] = []
+
+    def receiver(sender: type[Model], instance: Review, **kwargs: Any) -> None:
+        heard.append(instance.pk)
+
+    pre_delete.connect(receiver, sender=Review)
+    try:
+        result = bulk_delete_in_steps(Review, reviews, step=5)
+    finally:
+        pre_delete.disconnect(receiver, sender=Review)
+    assert result == (12, {"testapp.Review": 12})
+    assert sorted(heard) == sorted(review.pk for review in reviews)

@@ -4,19 +4,35 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
+from django.db import connections
 from django.db.models import Model
 from django.db.models.deletion import Collector
 
+from winidjango.src.db._backends import get_writer
 from winidjango.src.db._validation import check_instances, check_saved
+from winidjango.src.db.fields import get_model_meta
 
 
 class DeletePlan[M: Model]:
     """Deletes chunks of ``model`` objects with cascades, signals and counts."""
 
-    def __init__(self, model: type[M], alias: str) -> None:
-        """Remember the model and the database to delete from."""
+    def __init__(self, model: type[M], alias: str, connection: Any) -> None:
+        """Decide once whether deletes of ``model`` can skip the Collector.
+
+        Django's own test: no delete signals listened to, no relation that
+        cascades or sets anything, no multi-table parents. Then a plain
+        ``DELETE ... WHERE pk IN (...)`` per chunk does exactly what the
+        Collector would, without building querysets.
+        """
         self.model = model
         self.alias = alias
+        meta = get_model_meta(model)
+        self.fast = Collector(using=alias).can_fast_delete(model._base_manager.all())
+        self.writer = get_writer(connection)
+        self.label = meta.label
+        self.table = meta.db_table
+        assert meta.pk is not None
+        self.pk_field = meta.pk
 
     def prepare(self, chunk: list[M]) -> list[M]:
         """Check the chunk: right model, every object saved."""
@@ -25,6 +41,29 @@ class DeletePlan[M: Model]:
         return chunk
 
     def execute(self, chunk: list[M]) -> tuple[int, dict[str, int]]:
+        """Delete the chunk, through the Collector unless nothing depends on it."""
+        if self.fast:
+            return self._delete_directly(chunk)
+        return self._delete_collected(chunk)
+
+    def _delete_directly(self, chunk: list[M]) -> tuple[int, dict[str, int]]:
+        connection = connections[self.alias]
+        quote = connection.ops.quote_name
+        prep = self.pk_field.get_db_prep_value
+        keys = list(dict.fromkeys(prep(obj.pk, connection) for obj in chunk))
+        deleted = 0
+        with connection.cursor() as cursor:
+            for part in self.writer.statement_parts([[key] for key in keys], 1):
+                marks = ", ".join(["%s"] * len(part))
+                cursor.execute(
+                    f"DELETE FROM {quote(self.table)} "
+                    f"WHERE {quote(str(self.pk_field.column))} IN ({marks})",
+                    [row[0] for row in part],
+                )
+                deleted += cursor.rowcount
+        return deleted, {self.label: deleted}
+
+    def _delete_collected(self, chunk: list[M]) -> tuple[int, dict[str, int]]:
         """Delete the chunk and everything that cascades from it.
 
         The chunk is handed to the Collector as a queryset, as

@@ -355,7 +355,7 @@ def bulk_delete_in_steps[M: Model](
     check_step(step)
     check_threads(threads)
     alias = _database_for(model, using)
-    plan = DeletePlan(model, alias)
+    plan = DeletePlan(model, alias, connections[alias])
     chunks = _validated_chunks(model, bulk, step, require_saved="deleted")
     results = _run(
         model,
