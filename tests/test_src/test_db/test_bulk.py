@@ -1524,3 +1524,24 @@ def test_delete_receivers_still_hear_every_object(alias: str) -> None:
         pre_delete.disconnect(receiver, sender=Review)
     assert result == (12, {"testapp.Review": 12})
     assert sorted(heard) == sorted(review.pk for review in reviews)
+
+
+def test_update_leaves_the_callers_session_settings_as_they_were(
+    backend: str, alias: str
+) -> None:
+    # PostgreSQL runs the bulk UPDATE under planner settings of its own.
+    postgresql = backend == "postgresql"
+    authors = save_authors(30)
+    for author in authors:
+        author.name = author.name.upper()
+    with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
+        if postgresql:
+            cursor.execute("SET LOCAL enable_nestloop = off")
+        assert bulk_update_in_steps(Author, authors, ["name"], step=7) == 30
+        if postgresql:
+            cursor.execute(
+                "SELECT current_setting('enable_seqscan'), "
+                "current_setting('enable_nestloop')"
+            )
+            assert cursor.fetchone() == ("on", "off")
+    assert Author.objects.filter(name__startswith="AUTHOR").count() == 30

@@ -108,7 +108,10 @@ class UpdatePlan[M: Model]:
     def execute(self, statements: list[Statement]) -> int:
         """Run the statements; return how many rows matched."""
         updated = 0
-        with connections[self.alias].cursor() as cursor:
+        with (
+            connections[self.alias].cursor() as cursor,
+            self.writer.planner_settings(cursor),
+        ):
             for sql, params in statements:
                 cursor.execute(sql, params)
                 updated += cursor.rowcount

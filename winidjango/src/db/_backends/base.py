@@ -1,6 +1,7 @@
 """The interface every backend writer implements."""
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -90,6 +91,10 @@ class BulkSqlWriter:
     def value_cast(self, db_type: str | None) -> str | None:
         """The SQL type a bound value must be cast to in a VALUES list, if any."""
         return None
+
+    def planner_settings(self, cursor: Any) -> AbstractContextManager[None]:
+        """Session settings the bulk UPDATE statements run under (none here)."""
+        return nullcontext()
 
     def update_statement(
         self,

@@ -1,7 +1,8 @@
 """PostgreSQL: ``UPDATE ... FROM (VALUES ...)``."""
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from winidjango.src.db._backends.base import BulkSqlWriter, Statement
@@ -86,9 +87,42 @@ class PostgreSqlWriter(BulkSqlWriter):
         values = ", ".join([f"({first_row})"] + [f"({other_row})"] * (len(rows) - 1))
         names = ", ".join(quote(name) for name in [pk_column, *columns])
         assignments = ", ".join(f"{quote(c)} = v.{quote(c)}" for c in columns)
+        target_pk = f"{quote(table)}.{quote(pk_column)}"
+        key_array = f"%s::{casts[0]}[]" if casts[0] else "%s"
+        # The key list lets the table side use the primary key index, and
+        # planner_settings() keep the join a hash join: with stale statistics
+        # (a table analyzed while empty, then loaded) PostgreSQL otherwise
+        # picks a nested loop over a sequential scan, one scan per row.
         sql = (
             f"UPDATE {quote(table)} SET {assignments} "
             f"FROM (VALUES {values}) AS v ({names}) "
-            f"WHERE {quote(table)}.{quote(pk_column)} = v.{quote(pk_column)}"
+            f"WHERE {target_pk} = v.{quote(pk_column)} "
+            f"AND {target_pk} = ANY({key_array})"
         )
-        return sql, [value for row in rows for value in row]
+        params = [value for row in rows for value in row]
+        return sql, [*params, [row[0] for row in rows]]
+
+    @contextmanager
+    def planner_settings(self, cursor: Any) -> Iterator[None]:
+        """Prefer index scans and hash joins for the bulk UPDATE, then restore.
+
+        ``set_config(..., true)`` is local to the transaction; the previous
+        values are put back right after, so a caller's own settings and
+        queries in the same transaction are unaffected.
+        """
+        cursor.execute(
+            "SELECT current_setting('enable_seqscan'), "
+            "current_setting('enable_nestloop'), "
+            "set_config('enable_seqscan', 'off', true), "
+            "set_config('enable_nestloop', 'off', true)"
+        )
+        seqscan, nestloop, _, _ = cursor.fetchone()
+        # On error there is nothing to restore: the failed statement aborts
+        # the transaction (or savepoint), and its rollback reverts the
+        # settings with it.
+        yield
+        cursor.execute(
+            "SELECT set_config('enable_seqscan', %s, true), "
+            "set_config('enable_nestloop', %s, true)",
+            [seqscan, nestloop],
+        )
