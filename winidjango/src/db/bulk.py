@@ -87,6 +87,16 @@ def _database_for(model: type[Model], using: str | None) -> str:
     return using if using is not None else router.db_for_write(model)
 
 
+def _checked_call(
+    model: type[Model], step: object, threads: object, using: str | None
+) -> str:
+    """Refuse a bad model, step or thread count; return the database alias."""
+    check_model(model)
+    check_step(step)
+    check_threads(threads)
+    return _database_for(model, using)
+
+
 def _validated_chunks[M: Model](
     model: type[M], bulk: Iterable[M], step: int, *, require_saved: str | None
 ) -> Iterator[list[M]]:
@@ -215,10 +225,7 @@ def bulk_create_in_steps[M: Model](
         >>> created[0].pk is not None
         True
     """
-    check_model(model)
-    check_step(step)
-    check_threads(threads)
-    alias = _database_for(model, using)
+    alias = _checked_call(model, step, threads, using)
     plan = InsertPlan(model, connections[alias], alias, step)
     try:
         return _create(
@@ -300,11 +307,8 @@ def bulk_update_in_steps[M: Model](
         >>> bulk_update_in_steps(Author, authors, ["name"])
         10000
     """
-    check_model(model)
-    check_step(step)
-    check_threads(threads)
+    alias = _checked_call(model, step, threads, using)
     fields = resolve_update_fields(model, update_fields)
-    alias = _database_for(model, using)
     connection = connections[alias]
     plan = UpdatePlan(model, fields, connection, alias, step)
     chunks = _validated_chunks(model, bulk, step, require_saved="updated")
@@ -354,10 +358,7 @@ def bulk_delete_in_steps[M: Model](
         >>> bulk_delete_in_steps(Author, Author.objects.filter(name__startswith="A"))
         (3, {'library.Author': 1, 'library.Book': 2})
     """
-    check_model(model)
-    check_step(step)
-    check_threads(threads)
-    alias = _database_for(model, using)
+    alias = _checked_call(model, step, threads, using)
     plan = DeletePlan(model, alias, connections[alias])
     chunks = _validated_chunks(model, bulk, step, require_saved="deleted")
     results = _run(
