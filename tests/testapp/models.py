@@ -111,3 +111,22 @@ class Article(BaseModel):
 
     class Meta(BaseModel.Meta):
         db_table = "testapp_article"
+
+
+class Sample(models.Model):
+    """One column of each common type, for value round trips."""
+
+    name = models.CharField(max_length=20)
+    text = models.TextField(blank=True, default="")
+    number = models.IntegerField(null=True)
+    big = models.BigIntegerField(null=True)
+    amount = models.DecimalField(max_digits=12, decimal_places=4, null=True)
+    flag = models.BooleanField(null=True)
+    day = models.DateField(null=True)
+    moment = models.DateTimeField(null=True)
+    clock = models.TimeField(null=True)
+    uid = models.UUIDField(null=True)
+    data = models.JSONField(null=True)
+
+    def __str__(self) -> str:
+        return self.name

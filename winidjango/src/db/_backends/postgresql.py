@@ -82,13 +82,15 @@ class PostgreSqlWriter(BulkSqlWriter):
         quote = self.quote
         # PostgreSQL types a VALUES column from its rows; casting the first
         # row's placeholders is enough to type the whole column.
-        first_row = ", ".join(f"%s::{cast}" if cast else "%s" for cast in casts)
+        # CAST(), not %s::type: a bound -9223372036854775808 would read as
+        # -(9223372036854775808::bigint), which overflows.
+        first_row = ", ".join(f"CAST(%s AS {cast})" if cast else "%s" for cast in casts)
         other_row = ", ".join(["%s"] * len(casts))
         values = ", ".join([f"({first_row})"] + [f"({other_row})"] * (len(rows) - 1))
         names = ", ".join(quote(name) for name in [pk_column, *columns])
         assignments = ", ".join(f"{quote(c)} = v.{quote(c)}" for c in columns)
         target_pk = f"{quote(table)}.{quote(pk_column)}"
-        key_array = f"%s::{casts[0]}[]" if casts[0] else "%s"
+        key_array = f"CAST(%s AS {casts[0]}[])" if casts[0] else "%s"
         # The key list lets the table side use the primary key index, and
         # planner_settings() keep the join a hash join: with stale statistics
         # (a table analyzed while empty, then loaded) PostgreSQL otherwise
