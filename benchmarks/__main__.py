@@ -35,6 +35,11 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--step", type=int, default=1000)
     parser.add_argument(
+        "--only",
+        default="create,update,delete",
+        help="comma-separated operations to run (default: all)",
+    )
+    parser.add_argument(
         "--json", type=Path, default=None, help="where to write results"
     )
     return parser.parse_args(argv)
@@ -301,7 +306,12 @@ def main(argv: list[str] | None = None) -> None:
     django.setup()
     _ensure_database(args.db)
     _fresh_table()
-    cases = _build_cases(args.rows, args.step, args.db)
+    wanted = set(args.only.split(","))
+    cases = [
+        case
+        for case in _build_cases(args.rows, args.step, args.db)
+        if case[0] in wanted
+    ]
     seconds: dict[tuple[str, str], list[float]] = {}
     for _ in range(args.repeats):
         for operation, contender, setup, run in cases:

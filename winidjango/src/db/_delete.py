@@ -9,11 +9,14 @@ from django.db.models import Model
 from django.db.models.deletion import Collector
 
 from winidjango.src.db._backends import get_writer
-from winidjango.src.db._validation import check_instances, check_saved
+from winidjango.src.db._validation import ChunkChecks, check_instances, check_saved
+from winidjango.src.db._values import passthrough_type
 from winidjango.src.db.fields import get_model_meta
 
 
-class DeletePlan[M: Model]:
+class DeletePlan[M: Model](ChunkChecks):
+    requires_saved = "deleted"
+
     """Deletes chunks of ``model`` objects with cascades, signals and counts."""
 
     def __init__(self, model: type[M], alias: str, connection: Any) -> None:
@@ -33,11 +36,12 @@ class DeletePlan[M: Model]:
         self.table = meta.db_table
         assert meta.pk is not None
         self.pk_field = meta.pk
+        # Keys of this type go into the statement as they are.
+        self.pk_passthrough = passthrough_type(meta.pk)
 
     def prepare(self, chunk: list[M]) -> list[M]:
         """Check the chunk: right model, every object saved."""
-        check_instances(self.model, chunk)
-        check_saved(chunk, "deleted")
+        self.check_chunk(chunk)
         return chunk
 
     def execute(self, chunk: list[M]) -> tuple[int, dict[str, int]]:
@@ -50,7 +54,13 @@ class DeletePlan[M: Model]:
         connection = connections[self.alias]
         quote = connection.ops.quote_name
         prep = self.pk_field.get_db_prep_value
-        keys = list(dict.fromkeys(prep(obj.pk, connection) for obj in chunk))
+        plain = self.pk_passthrough
+        keys = list(
+            dict.fromkeys(
+                pk if type(pk) is plain else prep(pk, connection)
+                for pk in (obj.pk for obj in chunk)
+            )
+        )
         deleted = 0
         with connection.cursor() as cursor:
             for part in self.writer.statement_parts([[key] for key in keys], 1):

@@ -17,7 +17,7 @@ from django.db.models.sql import InsertQuery
 from django.db.models.sql.compiler import SQLInsertCompiler
 
 from winidjango.src.db._backends import get_writer
-from winidjango.src.db._validation import check_instances
+from winidjango.src.db._validation import ChunkChecks
 from winidjango.src.db._values import RowConverter
 from winidjango.src.db.fields import get_model_meta
 
@@ -51,7 +51,7 @@ class _Prepared[M: Model]:
     rows: list[_RowsBatch]
 
 
-class InsertPlan[M: Model]:
+class InsertPlan[M: Model](ChunkChecks):
     """Everything about inserting ``model`` that is the same for every chunk."""
 
     def __init__(
@@ -115,7 +115,7 @@ class InsertPlan[M: Model]:
 
     def prepare(self, chunk: list[M]) -> _Prepared[M]:
         """Check ``chunk`` and compile its INSERT statements; no query is run."""
-        check_instances(self.model, chunk)
+        self.check_chunk(chunk)
         with_pk: list[Model] = []
         without_pk: list[Model] = []
         pk_field = self.pk_field

@@ -8,12 +8,14 @@ from django.db.models import Model
 
 from winidjango.src.db._backends import get_writer
 from winidjango.src.db._backends.base import Statement
-from winidjango.src.db._validation import check_instances, check_saved
+from winidjango.src.db._validation import ChunkChecks
 from winidjango.src.db._values import RowConverter
 from winidjango.src.db.fields import get_model_meta
 
 
-class UpdatePlan[M: Model]:
+class UpdatePlan[M: Model](ChunkChecks):
+    requires_saved = "updated"
+
     """Everything about updating ``fields`` of ``model`` that every chunk shares."""
 
     def __init__(
@@ -50,8 +52,7 @@ class UpdatePlan[M: Model]:
 
     def prepare(self, chunk: list[M]) -> list[Statement]:
         """Check ``chunk``, convert its values and build the UPDATE statements."""
-        check_instances(self.model, chunk)
-        check_saved(chunk, "updated")
+        self.check_chunk(chunk)
         rows = []
         to_row = self._converter.row
         for position, obj in enumerate(chunk):

@@ -75,6 +75,33 @@ def check_saved(objs: Iterable[Model], operation: str, *, offset: int = 0) -> No
             raise ValueError(message)
 
 
+class ChunkChecks:
+    """The per-chunk input checks of a bulk plan, skipped if done up front.
+
+    ``bulk.py`` checks a list or tuple in full before writing anything and
+    then sets :attr:`checked_up_front`, so the chunks are not checked twice.
+    """
+
+    model: type[Model]
+    #: Why objects must be saved (``"updated"``, ``"deleted"``), or None.
+    requires_saved: str | None = None
+    checked_up_front = False
+
+    def check_chunk(self, chunk: Sequence[Model]) -> None:
+        """Refuse objects of another model, and unsaved ones where that matters."""
+        if self.checked_up_front:
+            return
+        check_instances(self.model, chunk)
+        if self.requires_saved:
+            check_saved(chunk, self.requires_saved)
+
+    def check_up_front(self, bulk: Sequence[Model]) -> None:
+        """Check a whole list before the first write."""
+        self.checked_up_front = False
+        self.check_chunk(bulk)
+        self.checked_up_front = True
+
+
 def resolve_update_fields(
     model: type[Model], update_fields: Sequence[str]
 ) -> list[Any]:

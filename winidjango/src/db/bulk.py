@@ -45,9 +45,8 @@ from winidjango.src.db._pipeline import (
 )
 from winidjango.src.db._update import UpdatePlan
 from winidjango.src.db._validation import (
-    check_instances,
+    ChunkChecks,
     check_model,
-    check_saved,
     check_step,
     check_threads,
     resolve_update_fields,
@@ -98,13 +97,11 @@ def _checked_call(
 
 
 def _validated_chunks[M: Model](
-    model: type[M], bulk: Iterable[M], step: int, *, require_saved: str | None
+    plan: ChunkChecks, bulk: Iterable[M], step: int
 ) -> Iterator[list[M]]:
     """Chunks of ``bulk``; a list or tuple is checked in full before the first."""
     if isinstance(bulk, Sequence):
-        check_instances(model, bulk)
-        if require_saved:
-            check_saved(bulk, require_saved)
+        plan.check_up_front(bulk)
     return chunked(bulk, step)
 
 
@@ -247,7 +244,7 @@ def _create[M: Model](
     progress: Progress | None,
 ) -> list[M]:
     model, alias = plan.model, plan.alias
-    chunks = _validated_chunks(model, bulk, step, require_saved=None)
+    chunks = _validated_chunks(plan, bulk, step)
     # A self-referencing model may point at objects of an earlier chunk, whose
     # keys exist only once that chunk is written: prepare strictly in order.
     self_referencing = model in _related_models(model)
@@ -311,7 +308,7 @@ def bulk_update_in_steps[M: Model](
     fields = resolve_update_fields(model, update_fields)
     connection = connections[alias]
     plan = UpdatePlan(model, fields, connection, alias, step)
-    chunks = _validated_chunks(model, bulk, step, require_saved="updated")
+    chunks = _validated_chunks(plan, bulk, step)
     results = _run(
         model,
         alias,
@@ -360,7 +357,7 @@ def bulk_delete_in_steps[M: Model](
     """
     alias = _checked_call(model, step, threads, using)
     plan = DeletePlan(model, alias, connections[alias])
-    chunks = _validated_chunks(model, bulk, step, require_saved="deleted")
+    chunks = _validated_chunks(plan, bulk, step)
     results = _run(
         model,
         alias,
