@@ -103,10 +103,10 @@ class InsertPlan[M: Model](ChunkChecks):
         # The fast path writes plain values itself; anything the database
         # must send back besides the key goes through Django's compiler.
         self.fast = all(field is meta.pk for field in meta.db_returning_fields)
-        self._converters = {
-            id(fields): RowConverter(fields, connection, add=True)
-            for fields in (self.fields, self.fields_without_pk)
-        }
+        self._convert_with_pk = RowConverter(self.fields, connection, add=True)
+        self._convert_without_pk = RowConverter(
+            self.fields_without_pk, connection, add=True
+        )
         self._has_relations = any(
             field.is_relation for field in meta.concrete_fields
         ) or bool(meta.private_fields)
@@ -132,7 +132,7 @@ class InsertPlan[M: Model](ChunkChecks):
             if isinstance(obj.pk, DatabaseDefault):
                 without_pk.append(obj)
                 continue
-            if not obj._is_pk_set() and pk_field is not None:  # type: ignore[attr-defined]
+            if not obj._is_pk_set():  # type: ignore[attr-defined]
                 obj.pk = pk_field.get_pk_value_on_save(obj)
             (with_pk if obj._is_pk_set() else without_pk).append(obj)  # type: ignore[attr-defined]
         if without_pk and not self.can_return_keys:
@@ -143,21 +143,41 @@ class InsertPlan[M: Model](ChunkChecks):
                 "bulk created with their keys; set the primary keys yourself"
             )
             raise NotSupportedError(message)
-        groups = ((with_pk, self.fields), (without_pk, self.fields_without_pk))
         if self.fast:
-            rows_batches = [self._rows(objs, fields) for objs, fields in groups if objs]
+            rows_batches = [
+                self._rows(objs, fields, converter, assigns_keys)
+                for objs, fields, converter, assigns_keys in (
+                    (with_pk, self.fields, self._convert_with_pk, False),
+                    (
+                        without_pk,
+                        self.fields_without_pk,
+                        self._convert_without_pk,
+                        True,
+                    ),
+                )
+                if objs
+            ]
             if all(batch is not None for batch in rows_batches):
                 return _Prepared(chunk, [], [b for b in rows_batches if b is not None])
         batches = []
-        for objs, fields in groups:
+        for objs, fields in (
+            (with_pk, self.fields),
+            (without_pk, self.fields_without_pk),
+        ):
             for start in range(0, len(objs), self.rows_per_statement):
                 part = objs[start : start + self.rows_per_statement]
                 batches.append(self._compile(part, fields))
         return _Prepared(chunk, batches, [])
 
-    def _rows(self, objs: list[Model], fields: list[Any]) -> _RowsBatch | None:
+    def _rows(
+        self,
+        objs: list[Model],
+        fields: list[Any],
+        converter: RowConverter,
+        assigns_keys: bool,
+    ) -> _RowsBatch | None:
         """Database values of ``objs``; None if one needs SQL (an expression)."""
-        to_row = self._converters[id(fields)].row
+        to_row = converter.row
         rows = []
         for obj in objs:
             row = to_row(obj)
@@ -165,7 +185,7 @@ class InsertPlan[M: Model](ChunkChecks):
                 return None
             rows.append(row)
         columns = [field.column for field in fields]
-        return _RowsBatch(objs, columns, rows, fields is self.fields_without_pk)
+        return _RowsBatch(objs, columns, rows, assigns_keys)
 
     def _compile(self, objs: list[Model], fields: list[Any]) -> _Batch:
         query = InsertQuery(self.model)

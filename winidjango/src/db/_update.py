@@ -47,7 +47,9 @@ class UpdatePlan[M: Model](ChunkChecks):
         limit = self.writer.max_params_per_statement()
         params_per_row = len(fields) + 1
         self.rows_per_statement = (
-            step if limit is None else max(limit // params_per_row, 1)
+            # One parameter per statement is kept for backends that add a
+            # key list (PostgreSQL).
+            step if limit is None else max((limit - 1) // params_per_row, 1)
         )
 
     def prepare(self, chunk: list[M]) -> list[Statement]:

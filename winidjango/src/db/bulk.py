@@ -146,16 +146,7 @@ def _run[P, R](
 ) -> list[R]:
     """Pick the strategy for one call's chunks; see the module docstring."""
     if progress is not None:
-        return _run(
-            model,
-            alias,
-            chunks,
-            *_with_progress(model, progress, prepare, execute),
-            threads=threads,
-            atomic=atomic,
-            progress=None,
-            pipelined=pipelined,
-        )
+        prepare, execute = _with_progress(model, progress, prepare, execute)  # type: ignore[assignment]
     connection = connections[alias]
     threads = DEFAULT_THREADS if threads is None else threads
     if atomic:
