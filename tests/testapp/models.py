@@ -8,7 +8,10 @@
 - many-to-many: Book.tags -> Tag (unique name)
 - multi-table inheritance: Restaurant(Place)
 - BaseModel subclass: Article
+- choices, a callable default and a small integer range: Ticket
 """
+
+import uuid
 
 from django.db import models
 
@@ -130,3 +133,19 @@ class Sample(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Ticket(models.Model):
+    """Fields whose constraints live in Django, not (only) in the database."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        CLOSED = "closed", "Closed"
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True)
+    status = models.CharField(max_length=10, choices=Status.choices)
+    priority = models.SmallIntegerField(default=3)
+    title = models.CharField(max_length=30, default="untitled")
+
+    def __str__(self) -> str:
+        return self.title

@@ -6,6 +6,7 @@ test run checks that the same calls work and return values of those types.
 
 from typing import assert_type
 
+import polars as pl
 from django.db.models import Model
 
 from tests.testapp.models import Author, Book
@@ -13,6 +14,7 @@ from winidjango.src.db.bulk import (
     DEFAULT_THREADS,
     BulkPartialFailureError,
     bulk_create_bulks_in_steps,
+    bulk_create_from_frame,
     bulk_create_in_steps,
     bulk_delete_in_steps,
     bulk_update_in_steps,
@@ -26,6 +28,17 @@ from winidjango.src.db.fields import get_fields
 def _report(model: type[Model], n: int) -> None:
     assert issubclass(model, Model)
     assert n > 0
+
+
+def test_streaming_and_frame_types(alias: str) -> None:
+    count = bulk_create_in_steps(
+        Author, (Author(name=n) for n in "ab"), step=1, return_objects=False
+    )
+    assert_type(count, int)
+    assert count == 2
+    loaded = bulk_create_from_frame(Author, pl.DataFrame({"name": ["c"]}), step=1)
+    assert_type(loaded, int)
+    assert loaded == 1
 
 
 def test_bulk_api_types(alias: str) -> None:

@@ -5,7 +5,8 @@ execution so that helper threads can prepare upcoming chunks while the thread
 that owns the transaction executes.
 """
 
-from collections.abc import Iterable, Sequence
+import weakref
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,36 @@ from winidjango.src.db._backends import get_writer
 from winidjango.src.db._validation import ChunkChecks
 from winidjango.src.db._values import RowConverter
 from winidjango.src.db.fields import get_model_meta
+
+
+class _WrittenObjects:
+    """The objects a plan wrote, kept so that a rollback can mark them unsaved.
+
+    Held strongly when the call returns the objects anyway; held weakly when
+    it does not (``return_objects=False``), so that a streamed import keeps
+    only the objects its caller keeps: the others cannot be retried, so there
+    is nothing to mark.
+    """
+
+    def __init__(self, *, weak: bool) -> None:
+        self._strong: list[Model] | None = None if weak else []
+        self._weak: weakref.WeakValueDictionary[int, Model] = (
+            weakref.WeakValueDictionary()
+        )
+        self._added = 0
+
+    def extend(self, objs: Iterable[Model]) -> None:
+        if self._strong is not None:
+            self._strong.extend(objs)
+            return
+        for obj in objs:
+            self._weak[self._added] = obj
+            self._added += 1
+
+    def __iter__(self) -> Iterator[Model]:
+        if self._strong is not None:
+            return iter(self._strong)
+        return iter(list(self._weak.values()))
 
 
 @dataclass
@@ -55,9 +86,18 @@ class InsertPlan[M: Model](ChunkChecks):
     """Everything about inserting ``model`` that is the same for every chunk."""
 
     def __init__(
-        self, model: type[M], connection: BaseDatabaseWrapper, alias: str, step: int
+        self,
+        model: type[M],
+        connection: BaseDatabaseWrapper,
+        alias: str,
+        step: int,
+        *,
+        keep_objects: bool = True,
     ) -> None:
         """Check the model can be bulk inserted and read the backend's limits.
+
+        With ``keep_objects=False`` the plan holds no strong reference to the
+        objects it wrote (see :class:`_WrittenObjects`).
 
         Runs in the owning thread: reading some backend features queries the
         server, which must not happen on a helper thread's borrowed connection.
@@ -94,8 +134,8 @@ class InsertPlan[M: Model](ChunkChecks):
         )
         # Objects whose primary key this plan had the database assign, so a
         # rollback can make them unsaved again (see ``forget_written``).
-        self.keys_assigned: list[Model] = []
-        self.written: list[M] = []
+        self.keys_assigned = _WrittenObjects(weak=not keep_objects)
+        self.written = _WrittenObjects(weak=not keep_objects)
         self.writer = get_writer(connection)
         self.table = meta.db_table
         assert meta.pk is not None  # every concrete model has one

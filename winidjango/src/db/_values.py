@@ -41,7 +41,12 @@ class _NeverPassedThrough:
     """A type no value has: its field always goes through Django."""
 
 
-def _defined_by_django(field: Any) -> bool:
+def defined_by_django(field: Any) -> bool:
+    """Whether every conversion method of ``field``'s class is Django's own.
+
+    Only then is a shortcut around the conversion safe: a custom field that
+    overrides any of them expects it to run.
+    """
     return all(
         getattr(getattr(type(field), name, None), "__module__", "").startswith(
             "django.db.models.fields"
@@ -56,7 +61,7 @@ def passthrough_type(field: Any) -> type:
 
 
 def _passthrough_type(field: Any) -> type:
-    if not _defined_by_django(field):
+    if not defined_by_django(field):
         return _NeverPassedThrough
     if field.is_relation:
         if field.many_to_one or field.one_to_one:
