@@ -30,7 +30,11 @@ from tests.testapp.models import (
     Tag,
     Ticket,
 )
-from winidjango.src.db.bulk import BulkPartialFailureError, bulk_create_from_frame
+from winidjango.src.db.bulk import (
+    BulkPartialFailureError,
+    bulk_create_from_frame,
+    check_frame,
+)
 
 _SAMPLE_SCHEMA: dict[str, Any] = {
     "name": pl.String,
@@ -294,6 +298,28 @@ def test_value_the_field_refuses_names_its_row(alias: str) -> None:
     _refused(Sample, df, ValueError, "row 1")
 
 
+def test_duplicate_unique_values_refused(alias: str) -> None:
+    df = pl.DataFrame({"code": ["AA", "BB", "AA"], "name": ["a", "b", "c"]})
+    _refused(Country, df, ValueError, r"rows 0 and 2 .* same code \('AA'\)")
+
+
+def test_nulls_never_clash_in_a_unique_key(alias: str) -> None:
+    codes = [None, None]
+    df = pl.DataFrame({"status": ["open", "open"], "code": codes}, strict=False)
+    # Ticket.code is unique with a callable default; nulls are not duplicates
+    # (the field is not nullable either, which is what refuses them).
+    _refused(Ticket, df, ValueError, "null")
+
+
+def test_check_frame_refuses_like_the_loader_and_writes_nothing(alias: str) -> None:
+    check_frame(Author, pl.DataFrame({"name": ["a"]}))
+    with pytest.raises(ValueError, match="row 1: null"):
+        check_frame(Author, pl.DataFrame({"name": ["a", None]}))
+    with pytest.raises(TypeError, match="expected a Django model class"):
+        check_frame(object, pl.DataFrame())  # type: ignore[arg-type]
+    assert not Author.objects.exists()
+
+
 def test_auto_now_column_refused(alias: str) -> None:
     df = pl.DataFrame(
         {"title": ["a"], "created_at": [timezone.now()]},
@@ -319,18 +345,21 @@ def test_bad_step_refused(alias: str) -> None:
 # --- transactions ------------------------------------------------------------
 
 
-def _countries_with_duplicate_in_last_chunk() -> pl.DataFrame:
-    codes = ["AA", "BB", "CC", "DD", "AA"]
+def _countries_clashing_in_last_chunk() -> pl.DataFrame:
+    """Five countries, the last of which is in the database already ("ZZ").
+
+    The frame itself is valid, so the database refuses the last chunk.
+    """
+    Country.objects.create(code="ZZ", name="there before")
+    codes = ["AA", "BB", "CC", "DD", "ZZ"]
     return pl.DataFrame({"code": codes, "name": [f"n{i}" for i in range(5)]})
 
 
 @pytest.mark.django_db(transaction=True)
 def test_failure_in_last_chunk_writes_nothing(alias: str) -> None:
     with pytest.raises(IntegrityError):
-        bulk_create_from_frame(
-            Country, _countries_with_duplicate_in_last_chunk(), step=2
-        )
-    assert not Country.objects.exists()
+        bulk_create_from_frame(Country, _countries_clashing_in_last_chunk(), step=2)
+    assert list(Country.objects.values_list("code", flat=True)) == ["ZZ"]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -348,7 +377,7 @@ def test_inside_callers_atomic_rolls_back_with_it(alias: str) -> None:
 def test_not_atomic_keeps_committed_chunks(alias: str) -> None:
     with pytest.raises(BulkPartialFailureError) as caught:
         bulk_create_from_frame(
-            Country, _countries_with_duplicate_in_last_chunk(), step=2, atomic=False
+            Country, _countries_clashing_in_last_chunk(), step=2, atomic=False
         )
     assert caught.value.committed_chunks == [0, 1]
     assert sorted(Country.objects.values_list("code", flat=True)) == [
@@ -356,4 +385,5 @@ def test_not_atomic_keeps_committed_chunks(alias: str) -> None:
         "BB",
         "CC",
         "DD",
+        "ZZ",
     ]

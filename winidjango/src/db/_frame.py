@@ -129,9 +129,18 @@ class FramePlan:
     """
 
     def __init__(
-        self, model: type[Model], df: object, connection: BaseDatabaseWrapper
+        self,
+        model: type[Model],
+        df: object,
+        connection: BaseDatabaseWrapper,
+        *,
+        check_only: bool = False,
     ) -> None:
-        """Check ``df`` against ``model`` and prepare its database values."""
+        """Check ``df`` against ``model`` and prepare its database values.
+
+        ``check_only`` skips the conversions that cannot fail (text formatting
+        of dates and times), for a check ahead of the real call.
+        """
         if not isinstance(df, pl.DataFrame):
             hint = " (call .collect() first)" if isinstance(df, pl.LazyFrame) else ""
             message = (
@@ -142,6 +151,7 @@ class FramePlan:
         self.model = model
         self.connection = connection
         self.height = df.height
+        self._check_only = check_only
         meta = get_model_meta(model)
         concrete = meta.concrete_model
         if concrete is not None and get_model_meta(concrete).parents:
@@ -172,6 +182,7 @@ class FramePlan:
                 column = self._missing(field)
                 if column is not None:
                     self._columns.append(column)
+        self._check_unique(given)
         self._frame = pl.DataFrame(self._prepared)
         self._prepared.clear()
 
@@ -335,7 +346,7 @@ class FramePlan:
                 series,
                 row,
                 f"is longer than max_length={max_length} "
-                f"({int(too_long.sum())} values are)",
+                f"({int(too_long.sum())} too long in all)",
             )
 
     def _check_integers(self, field: Any, series: pl.Series) -> None:
@@ -388,6 +399,42 @@ class FramePlan:
                     "has nanoseconds; the database keeps microseconds",
                 )
 
+    def _check_unique(self, given: dict[str, pl.Series]) -> None:
+        """Refuse two rows of the frame that share a value that must be unique.
+
+        Rows with a null in the key never clash, as in a unique index. Keys
+        with a column the frame leaves out are the database's to check.
+        """
+        meta = get_model_meta(self.model)
+        key_sets = [[field.name] for field in meta.concrete_fields if field.unique]
+        key_sets += [list(names) for names in meta.unique_together]
+        key_sets += [list(c.fields) for c in meta.total_unique_constraints]
+        for names in key_sets:
+            fields = [meta.get_field(name) for name in names]
+            if not all(field.name in given for field in fields):
+                continue
+            if any(given[field.name].dtype == pl.Object for field in fields):
+                continue  # not comparable in bulk; the database checks
+            keys = pl.DataFrame([given[field.name] for field in fields])
+            keys = keys.with_row_index("row").drop_nulls()
+            clashing = keys.filter(keys.drop("row").is_duplicated())
+            if clashing.height:
+                first = clashing.row(0)
+                key = first[1:]
+                second = clashing.filter(
+                    pl.all_horizontal(
+                        pl.col(name) == value
+                        for name, value in zip(keys.columns[1:], key, strict=True)
+                    )
+                ).row(1)
+                columns = ", ".join(keys.columns[1:])
+                message = (
+                    f"rows {first[0]} and {second[0]} of the frame have the same "
+                    f"{columns} ({', '.join(repr(v) for v in key)}), which must be "
+                    f"unique in {self.model.__name__}"
+                )
+                raise ValueError(message)
+
     def _check_choices(self, field: Any, series: pl.Series) -> None:
         allowed = {value for value, _ in field.flatchoices}
         unique = series.drop_nulls().unique().to_list()
@@ -403,6 +450,8 @@ class FramePlan:
         """The database values of a checked column, as a column."""
         kind = _value_kind(field)
         if series.dtype == pl.Null:
+            return series
+        if self._check_only and kind in (_DATE, _DATETIME, _TIME):
             return series
         converters: dict[str, Callable[[], pl.Series]] = {
             _TEXT: lambda: series.cast(pl.String),

@@ -72,6 +72,7 @@ __all__ = [
     "bulk_create_in_steps",
     "bulk_delete_in_steps",
     "bulk_update_in_steps",
+    "check_frame",
     "get_differences_between_bulks",
     "multi_simulate_bulk_deletion",
     "simulate_bulk_deletion",
@@ -359,13 +360,15 @@ def bulk_create_from_frame(
     per row), the database's ``db_default``, or a generated primary key;
     ``auto_now``/``auto_now_add`` fields get the current time.
 
-    The whole frame is checked before anything is written: unknown,
-    duplicated or missing required columns; column types (text fields take
-    ``String``, integer fields integers, ``DateTimeField`` an aware
+    The whole frame is checked before anything is written (the same checks
+    as :func:`check_frame`): unknown, duplicated or missing required
+    columns; column types (text fields take ``String``, integer fields
+    integers, ``DateTimeField`` an aware
     ``Datetime`` when ``USE_TZ`` is on, ...); nulls in non-null fields;
     strings over ``max_length``; values outside ``choices``; integers outside
-    the column's range; decimals the column would round. The error names the
-    column and the first bad row. Fields without a column-wise conversion
+    the column's range; decimals the column would round; two rows with the
+    same value in a unique field or constraint. The error names the column
+    and the first bad row. Fields without a column-wise conversion
     (``UUIDField``, ``JSONField``, custom fields) are converted value by value
     with the field's own methods, also before the first write.
 
@@ -410,6 +413,25 @@ def bulk_create_from_frame(
     written = sum(results)
     logger.debug("wrote %d %s rows from a frame on %s", written, model.__name__, alias)
     return written
+
+
+def check_frame(
+    model: type[Model], df: pl.DataFrame, *, using: str | None = None
+) -> None:
+    """Raise what :func:`bulk_create_from_frame` would refuse, writing nothing.
+
+    For a check of several frames before the first of them is written, as
+    ``ImportDataBaseCommand`` does. Also refuses two rows of the frame that
+    share a value that must be unique (a unique field or constraint).
+
+    Examples:
+        >>> check_frame(Author, pl.DataFrame({"name": ["Ann", None]}))
+        Traceback (most recent call last):
+        ValueError: column 'name' (Author.name), row 1: null, but the field ...
+    """
+    check_model(model)
+    alias = _database_for(model, using)
+    FramePlan(model, df, connections[alias], check_only=True)
 
 
 def _related_models(model: type[Model]) -> set[type[Model]]:
