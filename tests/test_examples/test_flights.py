@@ -329,3 +329,24 @@ def test_manage_py_creates_the_tables_and_imports(tmp_path: Path) -> None:
     with sqlite3.connect(database) as connection:
         (count,) = connection.execute("SELECT COUNT(*) FROM flights_flight").fetchone()
     assert count == kept
+
+
+def _table_contents() -> dict[str, list[tuple[Any, ...]]]:
+    contents = {}
+    for name, model in MODELS.items():
+        columns = [f.attname for f in model._meta.concrete_fields if not f.primary_key]
+        rows = model._default_manager.values_list(*columns)
+        contents[name] = sorted(rows, key=repr)
+    return contents
+
+
+def test_frames_and_objects_write_the_same_rows(alias: str) -> None:
+    objects_command, _ = run_import(alias, objects=True)
+    from_objects = _table_contents()
+    for model in reversed(MODELS.values()):
+        model._default_manager.all().delete()
+    frames_command, _ = run_import(alias)
+    assert _table_contents() == from_objects
+    assert {n: t.created for n, t in frames_command.tables.items()} == {
+        n: t.created for n, t in objects_command.tables.items()
+    }

@@ -5,7 +5,8 @@
 - :func:`model_frame`: a cleaned table as one column per model field;
 - :func:`without_existing`: the rows whose natural key is not in the database
   yet, which is what makes a second import add nothing;
-- :func:`build_instances`: model objects from a model frame, quickly;
+- :func:`build_instances`: model objects from a model frame, quickly (for
+  ``--objects``; by default the frames are written as they are);
 - :class:`TableReport` and :func:`report_lines`: the per-table report.
 
 They live outside the command class on purpose: every method of a winidjango
@@ -78,12 +79,13 @@ class TableReport:
         self.seconds[step] = self.seconds.get(step, 0.0) + seconds
 
 
-class Bulks(dict[type[Model], list[Model]]):
-    """``{model: objects}`` whose text is a short summary, for cheap logging."""
+class Bulks(dict[type[Model], Any]):
+    """``{model: objects, frame or count}``, shown as a summary for cheap logging."""
 
     def __repr__(self) -> str:
         sizes = ", ".join(
-            f"{model.__name__} {len(objs)}" for model, objs in self.items()
+            f"{model.__name__} {bulk if isinstance(bulk, int) else len(bulk)}"
+            for model, bulk in self.items()
         )
         return f"<Bulks {sizes or 'empty'}>"
 
