@@ -59,7 +59,7 @@ class _RowsBatch:
 
     objs: list[Model]
     columns: list[str]
-    rows: list[list[Any]]
+    rows: list[tuple[Any, ...]]
     assigns_keys: bool
 
 
@@ -217,13 +217,9 @@ class InsertPlan[M: Model](ChunkChecks):
         assigns_keys: bool,
     ) -> _RowsBatch | None:
         """Database values of ``objs``; None if one needs SQL (an expression)."""
-        to_row = converter.row
-        rows = []
-        for obj in objs:
-            row = to_row(obj)
-            if row is None:
-                return None
-            rows.append(row)
+        rows = converter.rows(objs)
+        if rows is None:
+            return None
         columns = [field.column for field in fields]
         return _RowsBatch(objs, columns, rows, assigns_keys)
 

@@ -52,11 +52,18 @@ def check_instances(
     hit a different row of ``model``'s table.
     """
     concrete = get_model_meta(model).concrete_model
+    objs = list(objs)
+    # Checked per class, not per object: a bulk holds one or two classes.
+    bad_classes = {
+        cls
+        for cls in set(map(type, objs))
+        if not issubclass(cls, Model)
+        or get_model_meta(cls).concrete_model is not concrete
+    }
+    if not bad_classes:
+        return
     for position, obj in enumerate(objs, start=offset):
-        if (
-            not isinstance(obj, Model)
-            or get_model_meta(obj).concrete_model is not concrete
-        ):
+        if type(obj) in bad_classes:
             message = (
                 f"object {position} of the bulk is {obj!r} ({type(obj).__name__}), "
                 f"not an instance of {model.__name__}"

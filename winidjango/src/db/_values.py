@@ -35,6 +35,7 @@ _CONVERSION_METHODS = (
 
 
 _MISSING = object()
+_NONE = type(None)
 
 
 class _NeverPassedThrough:
@@ -91,6 +92,37 @@ class RowConverter:
             (index, _passthrough_type(field), field.null, field)
             for index, field in enumerate(fields)
         ]
+
+    def rows(self, objs: Sequence[Model]) -> list[tuple[Any, ...]] | None:
+        """The database values of ``objs``, one tuple each; None on an expression.
+
+        Works a column at a time: a column whose values are all of the type
+        the field stores unchanged (or None where allowed) is taken as it is,
+        which costs one pass over the column instead of several calls per
+        value. Only the other values go through Django's conversion.
+        """
+        states = [obj.__dict__ for obj in objs]
+        columns: list[list[Any]] = []
+        for attname, (_, passthrough, nullable, field) in zip(
+            self._attnames, self._checks, strict=True
+        ):
+            try:
+                column = [state[attname] for state in states]
+            except KeyError:
+                column = [state.get(attname, _MISSING) for state in states]
+            kinds = set(map(type, column))
+            if kinds <= {passthrough} or (nullable and kinds <= {passthrough, _NONE}):
+                columns.append(column)
+                continue
+            for index, value in enumerate(column):
+                if type(value) is passthrough or (value is None and nullable):
+                    continue
+                converted = field.pre_save(objs[index], self.add)
+                if hasattr(converted, "resolve_expression"):
+                    return None
+                column[index] = field.get_db_prep_save(converted, self.connection)
+            columns.append(column)
+        return list(zip(*columns, strict=True))
 
     def row(self, obj: Model) -> list[Any] | None:
         """The database values of ``obj``; None if one is an SQL expression."""
