@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connections
 
 from tests.testapp.management.commands import import_places
 from tests.testapp.models import City, Country
@@ -36,6 +37,10 @@ def run(command: ImportDataBaseCommand, alias: str, *args: str, **options: Any) 
         command, *args, database=alias, stdout=out, stderr=io.StringIO(), **options
     )
     return out.getvalue()
+
+
+def connection_vendor(alias: str) -> str:
+    return str(connections[alias].vendor)
 
 
 def cities() -> list[tuple[str, str]]:
@@ -76,7 +81,7 @@ def test_bad_frame_is_refused_before_any_write(alias: str) -> None:
         .alias("city")
     )
     with pytest.raises(
-        CommandError, match=r"testapp.City frame was refused.*row 0.*max_length"
+        CommandError, match=r"testapp.City frame was refused.*row index 0.*max_length"
     ):
         run(PlacesCommand(source), alias)
     assert not Country.objects.exists()
@@ -94,9 +99,39 @@ def test_database_refusal_becomes_a_command_error(alias: str) -> None:
         return bulks
 
     command.get_bulks_by_model = orphan_city  # type: ignore[method-assign]
-    with pytest.raises(CommandError, match="refused the data"):
+    with pytest.raises(CommandError, match="refused the data") as caught:
         run(command, alias)
     assert not Country.objects.exists()
+    if connection_vendor(alias) == "postgresql":
+        # The DETAIL line names the key that was not found.
+        assert "(ZZ) is not present" in str(caught.value)
+
+
+def test_second_run_leaves_out_saved_rows_and_deletes_nothing(alias: str) -> None:
+    run(PlacesCommand(), alias)
+    again = PlacesCommand()
+    out = run(again, alias, "--delete", "--yes")
+    assert again.report.created == {"testapp.Country": 0, "testapp.City": 0}
+    assert again.report.already_saved == {"testapp.Country": 2, "testapp.City": 3}
+    assert again.report.deleted == {}
+    assert "Nothing to delete" in out
+    assert cities() == EXPECTED_CITIES
+
+
+def test_new_rows_among_saved_ones_are_added(alias: str) -> None:
+    run(PlacesCommand(), alias)
+    more = pl.concat(
+        [
+            import_places.SAMPLE,
+            pl.DataFrame(
+                {"country": ["DE"], "country_name": ["Germany"], "city": ["Bonn"]}
+            ),
+        ]
+    )
+    command = PlacesCommand(more)
+    run(command, alias)
+    assert command.report.created == {"testapp.Country": 0, "testapp.City": 1}
+    assert cities() == sorted([("Bonn", "DE"), *EXPECTED_CITIES])
 
 
 def test_delete_matches_frame_rows(alias: str) -> None:

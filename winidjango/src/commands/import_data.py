@@ -67,11 +67,11 @@ def _counts_text(counts: Mapping[str, int]) -> str:
     return ", ".join(f"{label} {count}" for label, count in counts.items())
 
 
-type Bulk = list[Model] | pl.DataFrame
+type _Bulk = list[Model] | pl.DataFrame
 """One model's share of an import: unsaved objects, or a frame of its rows."""
 
 
-class _Bulks(dict[type[Model], Bulk]):
+class _Bulks(dict[type[Model], _Bulk]):
     """A ``{model: objects or frame}`` dict whose text is a one-line summary.
 
     ABCLoggingMeta logs ``str()`` of the arguments and the result of every
@@ -90,16 +90,17 @@ class _Bulks(dict[type[Model], Bulk]):
 
 
 class ImportDataBaseCommand(ABCBaseCommand):
-    """Import data into the database: read, clean, build objects, bulk-create.
+    """Import data into the database: read, clean, build objects or frames, write.
 
     Write three methods: :meth:`handle_import` (read the raw data),
     :meth:`get_cleaning_df_cls` (the cleaning rules) and
-    :meth:`get_bulks_by_model` (rows to model objects). The rest comes with
-    the class: the objects are checked, created with
-    ``bulk_create_bulks_in_steps`` in foreign-key order (``--batch_size``
-    objects per query, ``--threads`` threads, a progress bar on a terminal's
-    stderr), a report is printed and kept as :attr:`report`, and the whole
-    run is one transaction, so bad data writes nothing.
+    :meth:`get_bulks_by_model` (rows to model objects, or to one polars
+    frame per model). The rest comes with the class: objects and frames are
+    checked, created in foreign-key order with ``bulk_create_bulks_in_steps``
+    or ``bulk_create_from_frame`` (``--batch_size`` rows per query,
+    ``--threads`` threads, a progress bar on a terminal's stderr), a report
+    is printed and kept as :attr:`report`, and the whole run is one
+    transaction, so bad data writes nothing.
 
     ``--delete`` also removes the rows of the imported models that are not in
     the imported data, matched on the fields :meth:`get_delete_match_fields`
@@ -120,7 +121,10 @@ class ImportDataBaseCommand(ABCBaseCommand):
         ...         return {Author: [Author(name=row["name"]) for row in rows]}
     """
 
-    help = "Import data: read it, clean it, build model objects and bulk-create them."
+    help = (
+        "Import data: read it, clean it, build model objects or frames and "
+        "bulk-create them."
+    )
 
     def __init__(
         self,
@@ -202,6 +206,11 @@ class ImportDataBaseCommand(ABCBaseCommand):
         models listed here are cleaned up; by default none are, and
         ``--delete`` is refused.
 
+        For a model given as a frame, the same fields also recognise the rows
+        already in the database: those rows are left out of the write and
+        counted as already saved, so that running an import twice adds
+        nothing (a frame cannot carry saved objects the way a list can).
+
         Examples:
             >>> def get_delete_match_fields(self):
             ...     return {Author: ["name"], Book: ["title", "author"]}
@@ -217,6 +226,7 @@ class ImportDataBaseCommand(ABCBaseCommand):
             >>> call_command(ImportUsersCommand(), dry_run=True)  # doctest: +SKIP
         """
         self.report = ImportReport(dry_run=self.dry_run)
+        self._full_frames: dict[type[Model], pl.DataFrame] = {}
         if self.delete:
             self._check_delete_match_fields()
         with self._step("read"):
@@ -234,7 +244,8 @@ class ImportDataBaseCommand(ABCBaseCommand):
             self._write(bulks)
         if self.delete:
             with self._step("delete"):
-                self.delete_stale_rows(bulks)
+                # Frames compare in full: rows already saved are imported too.
+                self.delete_stale_rows({**bulks, **self._full_frames})
         for line in self.report.lines():
             self.say(line)
 
@@ -404,8 +415,38 @@ class ImportDataBaseCommand(ABCBaseCommand):
                     f"get_bulks_by_model() returned a key that is no model: {model!r}"
                 )
                 raise CommandError(message)
-            bulks[model] = objs if isinstance(objs, pl.DataFrame) else list(objs)
+            if isinstance(objs, pl.DataFrame):
+                bulks[model] = self._without_saved_rows(model, objs)
+            else:
+                bulks[model] = list(objs)
         return bulks
+
+    def _without_saved_rows(self, model: type[Model], frame: pl.DataFrame) -> Any:
+        """The rows of ``frame`` not in the database yet, by the match fields.
+
+        Without match fields for ``model``, every row is new.
+        """
+        names = self.get_delete_match_fields().get(model)
+        if not names or isinstance(names, str):
+            return frame
+        fields = self._match_fields(model, names)
+        columns = [column for column, _ in self._match_columns(model, frame, fields)]
+        attnames = [getattr(field, "attname", field.name) for field in fields]
+        saved = model._default_manager.using(self._alias_for(model)).values_list(
+            *attnames
+        )
+        try:
+            keys = pl.DataFrame(
+                list(saved), schema=frame.select(columns).schema, orient="row"
+            )
+        except (TypeError, ValueError, pl.exceptions.PolarsError) as error:
+            message = (
+                f"The {_label(model)} frame's columns {columns} cannot hold the "
+                f"saved rows' {', '.join(names)} values to compare: {error}"
+            )
+            raise CommandError(message) from error
+        self._full_frames[model] = frame
+        return frame.join(keys, on=columns, how="anti", nulls_equal=False)
 
     def _check(self, bulks: _Bulks) -> None:
         """Check objects and frames alike before anything is written."""
@@ -440,9 +481,16 @@ class ImportDataBaseCommand(ABCBaseCommand):
             created = self.import_to_db(bulks)
             self._check_deferred_constraints(bulks)
         except (IntegrityError, DataError) as error:
-            first_line = str(error).strip().splitlines()[0] if str(error) else ""
+            # The first line says what was refused; PostgreSQL's DETAIL line
+            # says which value (e.g. the key a foreign key did not find).
+            lines = str(error).strip().splitlines()
+            shown = " ".join(
+                line.strip()
+                for index, line in enumerate(lines)
+                if index == 0 or line.startswith("DETAIL")
+            )
             kind = type(error).__name__
-            message = f"The database refused the data: {kind}: {first_line}"
+            message = f"The database refused the data: {kind}: {shown}"
             raise CommandError(message) from error
         except (TypeError, ValueError) as error:
             message = f"The objects could not be written: {error}"
@@ -452,9 +500,8 @@ class ImportDataBaseCommand(ABCBaseCommand):
             label = _label(model)
             done = created.get(model, 0)
             self.report.created[label] = done if isinstance(done, int) else len(done)
-            self.report.already_saved[label] = (
-                len(bulks[model]) - self.report.created[label]
-            )
+            given = self._full_frames.get(model, bulks[model])
+            self.report.already_saved[label] = len(given) - self.report.created[label]
 
     def _check_deferred_constraints(self, bulks: _Bulks) -> None:
         """Check now the foreign keys the database would check at commit.
@@ -539,20 +586,27 @@ class ImportDataBaseCommand(ABCBaseCommand):
         self, model: type[Model], frame: pl.DataFrame, fields: Sequence[AnyField]
     ) -> list[Model]:
         """Objects holding only the match fields of a frame's rows, to compare."""
+        columns = self._match_columns(model, frame, fields)
+        rows = frame.select([column for column, _ in columns]).iter_rows()
+        attnames = [attname for _, attname in columns]
+        return [model(**dict(zip(attnames, row, strict=True))) for row in rows]
+
+    def _match_columns(
+        self, model: type[Model], frame: pl.DataFrame, fields: Sequence[AnyField]
+    ) -> list[tuple[str, str]]:
+        """``(frame column, attname)`` per match field; refuse a missing one."""
         columns = []
         for field in fields:
             attname = getattr(field, "attname", field.name)
             found = [c for c in (field.name, attname) if c in frame.columns]
             if not found:
                 message = (
-                    f"--delete: the {_label(model)} frame has no column for match "
-                    f"field {field.name!r}"
+                    f"the {_label(model)} frame has no column for match field "
+                    f"{field.name!r}"
                 )
                 raise CommandError(message)
             columns.append((found[0], attname))
-        rows = frame.select([column for column, _ in columns]).iter_rows()
-        attnames = [attname for _, attname in columns]
-        return [model(**dict(zip(attnames, row, strict=True))) for row in rows]
+        return columns
 
     def _preview_deletion(
         self, stale: Mapping[type[Model], list[Model]]

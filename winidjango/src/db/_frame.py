@@ -302,7 +302,7 @@ class FramePlan:
 
     def _refuse(self, field: Any, series: pl.Series, row: int, why: str) -> None:
         message = (
-            f"column {series.name!r} ({self._label(field)}), row {row}: "
+            f"column {series.name!r} ({self._label(field)}), row index {row}: "
             f"{_sample(series, row)} {why}"
         )
         raise ValueError(message)
@@ -319,8 +319,9 @@ class FramePlan:
         if not field.null and series.null_count():
             row = _first_row(series.is_null())
             message = (
-                f"column {series.name!r} ({self._label(field)}), row {row}: null, "
-                f"but the field is not nullable ({series.null_count()} nulls)"
+                f"column {series.name!r} ({self._label(field)}), row index {row}: "
+                f"null, but the field is not nullable ({series.null_count()} nulls "
+                "in all)"
             )
             raise ValueError(message)
         if series.dtype == pl.Null:
@@ -335,8 +336,10 @@ class FramePlan:
             self._check_choices(field, series)
 
     def _check_text(self, field: Any, series: pl.Series) -> None:
-        max_length = getattr(field, "max_length", None)
-        if max_length is None or isinstance(field, models.TextField):
+        # A foreign key to a text key has the length limit of that key.
+        target = field.target_field if field.is_relation else field
+        max_length = getattr(target, "max_length", None)
+        if max_length is None or isinstance(target, models.TextField):
             return
         too_long = series.cast(pl.String).str.len_chars() > max_length
         if too_long.any():
@@ -429,9 +432,9 @@ class FramePlan:
                 ).row(1)
                 columns = ", ".join(keys.columns[1:])
                 message = (
-                    f"rows {first[0]} and {second[0]} of the frame have the same "
-                    f"{columns} ({', '.join(repr(v) for v in key)}), which must be "
-                    f"unique in {self.model.__name__}"
+                    f"rows at index {first[0]} and {second[0]} of the frame have "
+                    f"the same {columns} ({', '.join(repr(v) for v in key)}), "
+                    f"which must be unique in {self.model.__name__}"
                 )
                 raise ValueError(message)
 

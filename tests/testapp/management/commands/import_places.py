@@ -104,4 +104,4 @@ class Command(ImportDataBaseCommand):
         return {City: cities, Country: countries}
 
     def get_delete_match_fields(self) -> Mapping[type[Model], Sequence[str]]:
-        return {Country: ["code"]}
+        return {Country: ["code"], City: ["name", "country"]}
