@@ -446,7 +446,7 @@ class ImportDataBaseCommand(ABCBaseCommand):
             )
             raise CommandError(message) from error
         self._full_frames[model] = frame
-        return frame.join(keys, on=columns, how="anti", nulls_equal=False)
+        return frame.join(keys, on=columns, how="anti", nulls_equal=True)
 
     def _check(self, bulks: _Bulks) -> None:
         """Check objects and frames alike before anything is written."""
