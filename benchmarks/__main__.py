@@ -5,29 +5,56 @@ Usage (from the repository root)::
     uv run python -m benchmarks --db sqlite --rows 100000 --repeats 3
     uv run python -m benchmarks --db postgres --rows 100000
     uv run python -m benchmarks --db mariadb --rows 100000
+    uv run python -m benchmarks --db sqlite --only memory --memory-rows 1000000
 
-Contenders run interleaved, repeat by repeat, on a freshly emptied table, and
+Operations: ``create``, ``update`` and ``delete`` of ``--rows`` rows of one
+model; ``chain``, creating a three-model foreign-key chain (``--rows`` // 3
+parents, as many children, one per parent, and as many grandchildren, one per
+child; rows/s counts the rows of all three tables); and ``memory``, creating
+``--memory-rows`` rows from a generator, each contender in a process of its
+own, to compare peak memory. ``memory`` is not run by default (a million rows
+take minutes): ask for it with ``--only memory`` or ``--only all``.
+
+Contenders run interleaved, repeat by repeat, on freshly emptied tables, and
 the table shows median rows per second with the ratio to plain Django. The
 results are also written as JSON to ``benchmarks/results/<db>.json``.
 """
 
 import argparse
 import json
-import os
-import resource
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import django
+from benchmarks import _db
+from benchmarks._memory import CONTENDERS as MEMORY_CONTENDERS
 
-type Case = tuple[str, str, Callable[[], None], Callable[[], float]]
+OPERATIONS = ("create", "update", "delete", "chain", "memory")
+DEFAULT_OPERATIONS = "create,update,delete,chain"
+
+
+@dataclass(frozen=True)
+class Case:
+    """One contender of one operation: an untimed setup, then a timed run."""
+
+    operation: str
+    contender: str
+    rows: int
+    setup: Callable[[], None]
+    run: Callable[[], float]
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument(
         "--db", choices=["sqlite", "postgres", "mariadb"], default="sqlite"
     )
@@ -36,69 +63,34 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--step", type=int, default=1000)
     parser.add_argument(
         "--only",
-        default="create,update,delete",
-        help="comma-separated operations to run (default: all)",
+        default=DEFAULT_OPERATIONS,
+        help=(
+            f"comma-separated operations to run, of {', '.join(OPERATIONS)}, "
+            f"or 'all' (default: {DEFAULT_OPERATIONS})"
+        ),
+    )
+    parser.add_argument(
+        "--memory-rows",
+        type=int,
+        default=1_000_000,
+        help="rows the memory operation creates (default: 1000000)",
+    )
+    parser.add_argument(
+        "--memory-repeats",
+        type=int,
+        default=1,
+        help="processes per memory contender (default: 1)",
     )
     parser.add_argument(
         "--json", type=Path, default=None, help="where to write results"
     )
-    return parser.parse_args(argv)
-
-
-def _ensure_database(db: str) -> None:
-    """Create the benchmark database on a server backend if it is missing."""
-    from django.conf import settings
-
-    config = settings.DATABASES["default"]
-    if db == "postgres":
-        import psycopg
-
-        with psycopg.connect(
-            host=config["HOST"],
-            port=config["PORT"],
-            user=config["USER"],
-            dbname="postgres",
-            autocommit=True,
-        ) as connection:
-            exists = connection.execute(
-                "SELECT 1 FROM pg_database WHERE datname = %s", [config["NAME"]]
-            ).fetchone()
-            if not exists:
-                connection.execute(f'CREATE DATABASE "{config["NAME"]}"')
-    elif db == "mariadb":
-        import MySQLdb
-
-        connection = MySQLdb.connect(
-            host=config["HOST"], port=int(config["PORT"]), user=config["USER"]
-        )
-        connection.cursor().execute(
-            f"CREATE DATABASE IF NOT EXISTS `{config['NAME']}` CHARACTER SET utf8mb4"
-        )
-        connection.close()
-
-
-def _fresh_table() -> None:
-    from django.db import connection
-
-    from benchmarks.benchapp.models import Row
-
-    with connection.schema_editor() as editor:
-        if Row._meta.db_table in connection.introspection.table_names():
-            editor.delete_model(Row)
-        editor.create_model(Row)
-
-
-def _empty_table() -> None:
-    from django.db import connection
-
-    from benchmarks.benchapp.models import Row
-
-    table = connection.ops.quote_name(Row._meta.db_table)
-    with connection.cursor() as cursor:
-        if connection.vendor == "sqlite":
-            cursor.execute(f"DELETE FROM {table}")
-        else:
-            cursor.execute(f"TRUNCATE TABLE {table}")
+    args = parser.parse_args(argv)
+    wanted = OPERATIONS if args.only == "all" else tuple(args.only.split(","))
+    unknown = sorted(set(wanted) - set(OPERATIONS))
+    if unknown:
+        parser.error(f"unknown operations in --only: {', '.join(unknown)}")
+    args.operations = [operation for operation in OPERATIONS if operation in wanted]
+    return args
 
 
 def _values(count: int, salt: int = 0) -> list[tuple[Any, ...]]:
@@ -135,6 +127,68 @@ def _raw_insert(rows: list[tuple[Any, ...]], step: int) -> None:
                 raw.executemany(sql, rows[start : start + step])
 
 
+def _raw_insert_returning(
+    model: type, columns: tuple[str, ...], rows: list[tuple[Any, ...]], step: int
+) -> list[int]:
+    """Insert a chunk per statement, returning the new ids.
+
+    PostgreSQL: ``INSERT ... SELECT * FROM unnest(%s::type[], ...)`` with one
+    array per column (two parameters per chunk, not one per value); SQLite
+    and MariaDB: a multi-row ``INSERT ... VALUES ... RETURNING``. The ids come
+    back in the order of the rows on all three, which is what Django's own
+    ``bulk_create`` relies on as well.
+    """
+    from django.db import connection
+
+    table = model._meta.db_table
+    key = model._meta.pk.column
+    names = ", ".join(columns)
+    ids: list[int] = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), step):
+            part = rows[start : start + step]
+            if connection.vendor == "postgresql":
+                fields = {field.column: field for field in model._meta.concrete_fields}
+                arrays = ", ".join(
+                    f"%s::{fields[column].db_type(connection)}[]" for column in columns
+                )
+                sql = f"SELECT * FROM unnest({arrays})"
+                params: list[Any] = [list(values) for values in zip(*part, strict=True)]
+            else:
+                row_marks = f"({', '.join(['%s'] * len(columns))})"
+                sql = f"VALUES {', '.join([row_marks] * len(part))}"
+                params = [value for row in part for value in row]
+            cursor.execute(
+                f"INSERT INTO {table} ({names}) {sql} RETURNING {key}", params
+            )
+            ids += [row[0] for row in cursor.fetchall()]
+    return ids
+
+
+def _raw_chain(count: int, step: int) -> None:
+    """The chain with the driver: parents, then children, then grandchildren."""
+    from benchmarks.benchapp.models import Child, GrandChild, Parent
+
+    parent_ids = _raw_insert_returning(
+        Parent,
+        ("name", "number"),
+        [(f"parent {i}", i) for i in range(count)],
+        step,
+    )
+    child_ids = _raw_insert_returning(
+        Child,
+        ("parent_id", "name", "number"),
+        [(pk, f"child {i}", i) for i, pk in enumerate(parent_ids)],
+        step,
+    )
+    _raw_insert_returning(
+        GrandChild,
+        ("child_id", "name", "number"),
+        [(pk, f"grandchild {i}", i) for i, pk in enumerate(child_ids)],
+        step,
+    )
+
+
 def _raw_update(ids: list[int], rows: list[tuple[Any, ...]], step: int) -> None:
     from django.db import connection
 
@@ -162,18 +216,21 @@ def _raw_delete(ids: list[int], step: int) -> None:
             cursor.execute(f"DELETE FROM {table} WHERE id IN ({marks})", part)
 
 
-def _build_cases(rows: int, step: int, db: str) -> list[Case]:
-    """Each case: (operation, contender, setup, timed run returning seconds)."""
+def _build_cases(rows: int, step: int, db: str) -> list[Case]:  # noqa: PLR0915
+    """Every case of the create, update, delete and chain operations."""
     from django.db import transaction
 
-    from benchmarks.benchapp.models import Row
+    from benchmarks.benchapp.models import Child, GrandChild, Parent, Row
     from winidjango.src.db.bulk import (
+        bulk_create_bulks_in_steps,
         bulk_create_in_steps,
         bulk_delete_in_steps,
         bulk_update_in_steps,
     )
 
     state: dict[str, Any] = {}
+    per_model = rows // 3
+    chain_rows = 3 * per_model
 
     def objects() -> list[Row]:
         return [Row(**dict(zip(_COLUMNS, v, strict=True))) for v in _values(rows)]
@@ -187,11 +244,11 @@ def _build_cases(rows: int, step: int, db: str) -> list[Case]:
         return run
 
     def setup_create() -> None:
-        _empty_table()
+        _db.empty_tables()
         state["objs"] = objects()
 
     def setup_existing() -> None:
-        _empty_table()
+        _db.empty_tables()
         with transaction.atomic():
             _raw_insert(_values(rows), step)
         loaded = list(Row.objects.order_by("id"))
@@ -199,6 +256,20 @@ def _build_cases(rows: int, step: int, db: str) -> list[Case]:
             obj.name, obj.number = values[0], values[1]
         state["objs"] = loaded
         state["ids"] = [obj.pk for obj in loaded]
+
+    def setup_chain() -> None:
+        """Unsaved objects; each child points to an unsaved parent object."""
+        _db.empty_tables()
+        parents = [Parent(name=f"parent {i}", number=i) for i in range(per_model)]
+        children = [
+            Child(parent=parent, name=f"child {i}", number=i)
+            for i, parent in enumerate(parents)
+        ]
+        grandchildren = [
+            GrandChild(child=child, name=f"grandchild {i}", number=i)
+            for i, child in enumerate(children)
+        ]
+        state["chain"] = (parents, children, grandchildren)
 
     def django_create() -> None:
         with transaction.atomic():
@@ -209,10 +280,30 @@ def _build_cases(rows: int, step: int, db: str) -> list[Case]:
             Row.objects.bulk_update(state["objs"], ["name", "number"], batch_size=step)
 
     def django_delete() -> None:
-        ids = state["ids"]
+        # The same loaded instances winidjango gets; the ids are read per chunk.
+        objs = state["objs"]
         with transaction.atomic():
-            for start in range(0, len(ids), step):
-                Row.objects.filter(pk__in=ids[start : start + step]).delete()
+            for start in range(0, len(objs), step):
+                chunk = objs[start : start + step]
+                Row.objects.filter(pk__in=[obj.pk for obj in chunk]).delete()
+
+    def django_chain() -> None:
+        parents, children, grandchildren = state["chain"]
+        with transaction.atomic():
+            Parent.objects.bulk_create(parents, batch_size=step)
+            # No re-assignment (child.parent = child.parent) is needed: before
+            # inserting, bulk_create copies the key of a related object that
+            # was saved after its assignment into child.parent_id
+            # (Model._prepare_related_fields_for_save). The parents have their
+            # keys because bulk_create returns them on all three backends.
+            Child.objects.bulk_create(children, batch_size=step)
+            GrandChild.objects.bulk_create(grandchildren, batch_size=step)
+
+    def winidjango_chain() -> None:
+        parents, children, grandchildren = state["chain"]
+        bulk_create_bulks_in_steps(
+            {GrandChild: grandchildren, Child: children, Parent: parents}, step
+        )
 
     def atomic_raw(work: Callable[[], None]) -> Callable[[], None]:
         def run() -> None:
@@ -221,20 +312,22 @@ def _build_cases(rows: int, step: int, db: str) -> list[Case]:
 
         return run
 
-    cases: list[Case] = [
-        ("create", "django", setup_create, timed(django_create)),
-        (
+    cases = [
+        Case("create", "django", rows, setup_create, timed(django_create)),
+        Case(
             "create",
             "raw driver",
-            _empty_table,
+            rows,
+            _db.empty_tables,
             timed(atomic_raw(lambda: _raw_insert(_values(rows), step))),
         ),
     ]
     for threads in (1, 2):
         cases.append(
-            (
+            Case(
                 "create",
                 f"winidjango threads={threads}",
+                rows,
                 setup_create,
                 timed(
                     lambda t=threads: bulk_create_in_steps(
@@ -245,9 +338,10 @@ def _build_cases(rows: int, step: int, db: str) -> list[Case]:
         )
     if db != "sqlite":
         cases.append(
-            (
+            Case(
                 "create",
                 "winidjango atomic=False threads=2",
+                rows,
                 setup_create,
                 timed(
                     lambda: bulk_create_in_steps(
@@ -257,10 +351,11 @@ def _build_cases(rows: int, step: int, db: str) -> list[Case]:
             )
         )
     cases += [
-        ("update", "django", setup_existing, timed(django_update)),
-        (
+        Case("update", "django", rows, setup_existing, timed(django_update)),
+        Case(
             "update",
             "raw driver",
+            rows,
             setup_existing,
             timed(
                 atomic_raw(lambda: _raw_update(state["ids"], _values(rows, 7), step))
@@ -269,9 +364,10 @@ def _build_cases(rows: int, step: int, db: str) -> list[Case]:
     ]
     for threads in (1, 2):
         cases.append(
-            (
+            Case(
                 "update",
                 f"winidjango threads={threads}",
+                rows,
                 setup_existing,
                 timed(
                     lambda t=threads: bulk_update_in_steps(
@@ -281,81 +377,148 @@ def _build_cases(rows: int, step: int, db: str) -> list[Case]:
             )
         )
     cases += [
-        ("delete", "django", setup_existing, timed(django_delete)),
-        (
+        Case("delete", "django", rows, setup_existing, timed(django_delete)),
+        Case(
             "delete",
             "raw driver",
+            rows,
             setup_existing,
             timed(atomic_raw(lambda: _raw_delete(state["ids"], step))),
         ),
-        (
+        Case(
             "delete",
             "winidjango",
+            rows,
             setup_existing,
             timed(lambda: bulk_delete_in_steps(Row, state["objs"], step)),
         ),
+        Case("chain", "django", chain_rows, setup_chain, timed(django_chain)),
+        Case(
+            "chain",
+            "raw driver",
+            chain_rows,
+            _db.empty_tables,
+            timed(atomic_raw(lambda: _raw_chain(per_model, step))),
+        ),
+        Case("chain", "winidjango", chain_rows, setup_chain, timed(winidjango_chain)),
     ]
     return cases
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Run the benchmark and print the table."""
-    args = _parse_args(argv)
-    os.environ["WINIDJANGO_BENCH_DB"] = args.db
-    os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.settings"
-    django.setup()
-    _ensure_database(args.db)
-    _fresh_table()
-    wanted = set(args.only.split(","))
-    cases = [
-        case
-        for case in _build_cases(args.rows, args.step, args.db)
-        if case[0] in wanted
-    ]
+def _run_cases(cases: list[Case], repeats: int) -> list[dict[str, Any]]:
+    """Run the cases interleaved, repeat by repeat; print and return the rates."""
     seconds: dict[tuple[str, str], list[float]] = {}
-    for _ in range(args.repeats):
-        for operation, contender, setup, run in cases:
-            setup()
-            seconds.setdefault((operation, contender), []).append(run())
+    for _ in range(repeats):
+        for case in cases:
+            case.setup()
+            seconds.setdefault((case.operation, case.contender), []).append(case.run())
+    _db.empty_tables()
+    rows_of = {(case.operation, case.contender): case.rows for case in cases}
     results = []
     baseline: dict[str, float] = {}
-    print(f"\n{args.db}: {args.rows} rows, step {args.step}, {args.repeats} repeats")
-    print(f"{'operation':<8} {'contender':<36} {'rows/s':>12} {'vs django':>10}")
+    print(f"{'operation':<9} {'contender':<36} {'rows/s':>12} {'vs django':>10}")
     for (operation, contender), times in seconds.items():
-        rate = args.rows / statistics.median(times)
+        rate = rows_of[operation, contender] / statistics.median(times)
         baseline.setdefault(operation, rate)
         ratio = rate / baseline[operation]
-        print(f"{operation:<8} {contender:<36} {rate:>12,.0f} {ratio:>9.2f}x")
+        print(f"{operation:<9} {contender:<36} {rate:>12,.0f} {ratio:>9.2f}x")
         results.append(
             {
                 "operation": operation,
                 "contender": contender,
+                "rows": rows_of[operation, contender],
                 "rows_per_second": rate,
                 "ratio_to_django": ratio,
                 "seconds": times,
             }
         )
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return results
+
+
+def _run_memory(db: str, rows: int, step: int, repeats: int) -> list[dict[str, Any]]:
+    """Each memory contender in processes of its own; print and return results."""
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in MEMORY_CONTENDERS}
+    root = Path(__file__).resolve().parent.parent
+    for _ in range(repeats):
+        for contender in MEMORY_CONTENDERS:
+            command = [sys.executable, "-m", "benchmarks._memory", "--db", db]
+            command += ["--rows", str(rows), "--step", str(step)]
+            command += ["--contender", contender]
+            done = subprocess.run(
+                command, cwd=root, check=True, capture_output=True, text=True
+            )
+            runs[contender].append(json.loads(done.stdout.splitlines()[-1]))
+    results = []
+    print(f"\nmemory: {rows:,} rows from a generator, one process per contender")
+    print(
+        f"{'contender':<30} {'rows/s':>10} {'vs django':>10} "
+        f"{'growth MiB':>11} {'peak MiB':>9}"
+    )
+    django_rate = None
+    for contender, measured in runs.items():
+        times = [run["seconds"] for run in measured]
+        rate = rows / statistics.median(times)
+        django_rate = django_rate or rate
+        growth = max(run["growth_mib"] for run in measured)
+        peak = max(run["peak_rss_mib"] for run in measured)
+        print(
+            f"{contender:<30} {rate:>10,.0f} {rate / django_rate:>9.2f}x "
+            f"{growth:>11,.0f} {peak:>9,.0f}"
+        )
+        results.append(
+            {
+                "contender": contender,
+                "rows": rows,
+                "rows_per_second": rate,
+                "ratio_to_django": rate / django_rate,
+                "growth_mib": growth,
+                "peak_rss_mib": peak,
+                "baseline_rss_mib": min(run["baseline_rss_mib"] for run in measured),
+                "seconds": times,
+            }
+        )
+    return results
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the benchmark and print the tables."""
+    args = _parse_args(argv)
+    _db.setup_django(args.db)
+    _db.fresh_tables()
+    cases = [
+        case
+        for case in _build_cases(args.rows, args.step, args.db)
+        if case.operation in args.operations
+    ]
+    print(f"\n{args.db}: {args.rows} rows, step {args.step}, {args.repeats} repeats")
+    if "chain" in args.operations:
+        print(f"chain: {args.rows // 3} rows in each of its three tables")
+    results = _run_cases(cases, args.repeats) if cases else []
+    peak_mib = _db.peak_rss_mib()
     print(f"peak RSS: {peak_mib:.0f} MiB")
+    report: dict[str, Any] = {
+        "db": args.db,
+        "rows": args.rows,
+        "step": args.step,
+        "repeats": args.repeats,
+        "peak_rss_mib": peak_mib,
+        "operations": args.operations,
+        "results": results,
+    }
+    if "memory" in args.operations:
+        from django.db import connection
+
+        # The memory processes drop and create the tables themselves.
+        connection.close()
+        report["memory_rows"] = args.memory_rows
+        report["memory_repeats"] = args.memory_repeats
+        report["memory"] = _run_memory(
+            args.db, args.memory_rows, args.step, args.memory_repeats
+        )
     output = args.json or Path(__file__).parent / "results" / f"{args.db}.json"
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(
-        json.dumps(
-            {
-                "db": args.db,
-                "rows": args.rows,
-                "step": args.step,
-                "repeats": args.repeats,
-                "peak_rss_mib": peak_mib,
-                "results": results,
-            },
-            indent=2,
-        )
-    )
-    from django.db import connection
-
-    if connection.vendor == "sqlite":
-        Path(connection.settings_dict["NAME"]).unlink(missing_ok=True)
+    output.write_text(json.dumps(report, indent=2))
+    _db.remove_sqlite_file()
 
 
 if __name__ == "__main__":

@@ -1,4 +1,8 @@
-"""The benchmarked model: five columns of common types."""
+"""The benchmarked models.
+
+``Row``: five columns of common types, for create, update, delete and memory.
+``Parent`` <- ``Child`` <- ``GrandChild``: a foreign-key chain for ``chain``.
+"""
 
 from django.db import models
 
@@ -9,6 +13,41 @@ class Row(models.Model):
     amount = models.FloatField()
     flag = models.BooleanField()
     note = models.TextField()
+
+    class Meta:
+        app_label = "benchapp"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Parent(models.Model):
+    name = models.CharField(max_length=100)
+    number = models.IntegerField()
+
+    class Meta:
+        app_label = "benchapp"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Child(models.Model):
+    parent = models.ForeignKey(Parent, on_delete=models.CASCADE)
+    name = models.CharField(max_length=100)
+    number = models.IntegerField()
+
+    class Meta:
+        app_label = "benchapp"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class GrandChild(models.Model):
+    child = models.ForeignKey(Child, on_delete=models.CASCADE)
+    name = models.CharField(max_length=100)
+    number = models.IntegerField()
 
     class Meta:
         app_label = "benchapp"
