@@ -18,6 +18,7 @@ from django.db.models.sql import InsertQuery
 from django.db.models.sql.compiler import SQLInsertCompiler
 
 from winidjango.src.db._backends import get_writer
+from winidjango.src.db._related import RelatedIds
 from winidjango.src.db._validation import ChunkChecks
 from winidjango.src.db._values import RowConverter
 from winidjango.src.db.fields import get_model_meta
@@ -150,6 +151,7 @@ class InsertPlan[M: Model](ChunkChecks):
         self._has_relations = any(
             field.is_relation for field in meta.concrete_fields
         ) or bool(meta.private_fields)
+        self._related_ids = RelatedIds(model)
         # AutoField's metaclass makes BigAutoField and SmallAutoField count.
         self._auto_pk = isinstance(meta.pk, AutoField)
 
@@ -160,12 +162,12 @@ class InsertPlan[M: Model](ChunkChecks):
         without_pk: list[Model] = []
         pk_field = self.pk_field
         pk_attname = pk_field.attname
+        if self._has_relations:
+            # Copies the id of a related object saved since it was assigned
+            # (a parent created earlier in the same call), or raises if the
+            # related object is still unsaved.
+            self._related_ids.prepare(chunk, "bulk_create")
         for obj in chunk:
-            if self._has_relations:
-                # Copies the id of a related object saved since it was
-                # assigned (a parent created earlier in the same call), or
-                # raises if the related object is still unsaved.
-                obj._prepare_related_fields_for_save(operation_name="bulk_create")  # type: ignore[attr-defined]
             if self._auto_pk and getattr(obj, pk_attname) is None:
                 without_pk.append(obj)
                 continue
