@@ -10,7 +10,10 @@ Usage (from the repository root)::
 Operations: ``create``, ``update`` and ``delete`` of ``--rows`` rows of one
 model; ``chain``, creating a three-model foreign-key chain (``--rows`` // 3
 parents, as many children, one per parent, and as many grandchildren, one per
-child; rows/s counts the rows of all three tables); and ``memory``, creating
+child; rows/s counts the rows of all three tables); ``frame``, the same rows
+as a polars DataFrame written by ``bulk_create_from_frame``, against building
+one object per row and bulk-creating the objects (Django's ``bulk_create``,
+and winidjango's instance path); and ``memory``, creating
 ``--memory-rows`` rows from a generator, each contender in a process of its
 own, to compare peak memory. ``memory`` is not run by default (a million rows
 take minutes): ask for it with ``--only memory`` or ``--only all``.
@@ -34,8 +37,8 @@ from typing import Any
 from benchmarks import _db
 from benchmarks._memory import CONTENDERS as MEMORY_CONTENDERS
 
-OPERATIONS = ("create", "update", "delete", "chain", "memory")
-DEFAULT_OPERATIONS = "create,update,delete,chain"
+OPERATIONS = ("create", "update", "delete", "chain", "frame", "memory")
+DEFAULT_OPERATIONS = "create,update,delete,chain,frame"
 
 
 @dataclass(frozen=True)
@@ -217,12 +220,14 @@ def _raw_delete(ids: list[int], step: int) -> None:
 
 
 def _build_cases(rows: int, step: int, db: str) -> list[Case]:  # noqa: PLR0915
-    """Every case of the create, update, delete and chain operations."""
+    """Every case of the create, update, delete, chain and frame operations."""
+    import polars as pl
     from django.db import transaction
 
     from benchmarks.benchapp.models import Child, GrandChild, Parent, Row
     from winidjango.src.db.bulk import (
         bulk_create_bulks_in_steps,
+        bulk_create_from_frame,
         bulk_create_in_steps,
         bulk_delete_in_steps,
         bulk_update_in_steps,
@@ -256,6 +261,18 @@ def _build_cases(rows: int, step: int, db: str) -> list[Case]:  # noqa: PLR0915
             obj.name, obj.number = values[0], values[1]
         state["objs"] = loaded
         state["ids"] = [obj.pk for obj in loaded]
+
+    def setup_frame() -> None:
+        _db.empty_tables()
+        state["frame"] = pl.DataFrame(_values(rows), schema=_COLUMNS, orient="row")
+
+    def objects_from_frame() -> list[Row]:
+        # The instance path of an import: one object per row of the data.
+        return [Row(**row) for row in state["frame"].iter_rows(named=True)]
+
+    def django_frame() -> None:
+        with transaction.atomic():
+            Row.objects.bulk_create(objects_from_frame(), batch_size=step)
 
     def setup_chain() -> None:
         """Unsaved objects; each child points to an unsaved parent object."""
@@ -401,6 +418,21 @@ def _build_cases(rows: int, step: int, db: str) -> list[Case]:  # noqa: PLR0915
             timed(atomic_raw(lambda: _raw_chain(per_model, step))),
         ),
         Case("chain", "winidjango", chain_rows, setup_chain, timed(winidjango_chain)),
+        Case("frame", "django", rows, setup_frame, timed(django_frame)),
+        Case(
+            "frame",
+            "winidjango objects",
+            rows,
+            setup_frame,
+            timed(lambda: bulk_create_in_steps(Row, objects_from_frame(), step)),
+        ),
+        Case(
+            "frame",
+            "winidjango frame",
+            rows,
+            setup_frame,
+            timed(lambda: bulk_create_from_frame(Row, state["frame"], step)),
+        ),
     ]
     return cases
 
