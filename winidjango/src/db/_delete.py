@@ -9,15 +9,16 @@ from django.db.models import Model
 from django.db.models.deletion import Collector
 
 from winidjango.src.db._backends import get_writer
-from winidjango.src.db._validation import ChunkChecks, check_instances, check_saved
+from winidjango.src.db._update import SavedChunkChecks
+from winidjango.src.db._validation import check_instances, check_saved
 from winidjango.src.db._values import passthrough_type
 from winidjango.src.db.fields import get_model_meta
 
 
-class DeletePlan[M: Model](ChunkChecks):
-    requires_saved = "deleted"
-
+class DeletePlan[M: Model](SavedChunkChecks):
     """Deletes chunks of ``model`` objects with cascades, signals and counts."""
+
+    requires_saved = "deleted"
 
     def __init__(self, model: type[M], alias: str, connection: Any) -> None:
         """Decide once whether deletes of ``model`` can skip the Collector.
@@ -28,6 +29,7 @@ class DeletePlan[M: Model](ChunkChecks):
         Collector would, without building querysets.
         """
         self.model = model
+        self._set_up_checks(model)
         self.alias = alias
         meta = get_model_meta(model)
         self.fast = Collector(using=alias).can_fast_delete(model._base_manager.all())
@@ -36,6 +38,7 @@ class DeletePlan[M: Model](ChunkChecks):
         self.table = meta.db_table
         assert meta.pk is not None
         self.pk_field = meta.pk
+        self.pk_column = str(meta.pk.column)
         # Keys of this type go into the statement as they are.
         self.pk_passthrough = passthrough_type(meta.pk)
 
@@ -51,26 +54,22 @@ class DeletePlan[M: Model](ChunkChecks):
         return self._delete_collected(chunk)
 
     def _delete_directly(self, chunk: list[M]) -> tuple[int, dict[str, int]]:
+        """One backend DELETE by key for the chunk; no per-object Python work.
+
+        Keys are read with one ``map`` and used as they are when all have the
+        type the field stores unchanged (an ``int`` for an integer key);
+        duplicates are left to the database, which deletes a row once.
+        """
         connection = connections[self.alias]
-        quote = connection.ops.quote_name
-        prep = self.pk_field.get_db_prep_value
+        keys = list(map(self._key_of, chunk))
         plain = self.pk_passthrough
-        keys = list(
-            dict.fromkeys(
-                pk if type(pk) is plain else prep(pk, connection)
-                for pk in (obj.pk for obj in chunk)
-            )
-        )
-        deleted = 0
+        if not {plain}.issuperset(map(type, keys)):
+            prep = self.pk_field.get_db_prep_value
+            keys = [
+                key if type(key) is plain else prep(key, connection) for key in keys
+            ]
         with connection.cursor() as cursor:
-            for part in self.writer.statement_parts([[key] for key in keys], 1):
-                marks = ", ".join(["%s"] * len(part))
-                cursor.execute(
-                    f"DELETE FROM {quote(self.table)} "
-                    f"WHERE {quote(str(self.pk_field.column))} IN ({marks})",
-                    [row[0] for row in part],
-                )
-                deleted += cursor.rowcount
+            deleted = self.writer.delete_rows(cursor, self.table, self.pk_column, keys)
         return deleted, {self.label: deleted}
 
     def _delete_collected(self, chunk: list[M]) -> tuple[int, dict[str, int]]:

@@ -8,6 +8,9 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 
 type Statement = tuple[str, list[Any]]
 
+#: The range of a signed 64-bit integer column, the widest integer key type.
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
 
 class BulkSqlWriter:
     """Builds the SQL of bulk write paths for one database connection.
@@ -88,6 +91,38 @@ class BulkSqlWriter:
         limit: int | None = self.connection.features.max_query_params
         return limit
 
+    #: Keys spelled out in one DELETE: about 20 bytes each, so a statement
+    #: stays far below :attr:`max_statement_bytes`.
+    max_inline_keys = 100_000
+
+    def delete_rows(
+        self, cursor: Any, table: str, pk_column: str, keys: Sequence[Any]
+    ) -> int:
+        """Delete the rows of ``table`` whose primary key is in ``keys``.
+
+        ``keys`` are database values (already converted by the field). Returns
+        how many rows the database reports deleted. Plain integers are written
+        into the SQL as digits: for 1,000 keys, the driver's quoting of 1,000
+        parameters costs more than the DELETE itself, and a Python ``int``
+        spelled by ``str()`` cannot be anything but a number. Other keys are
+        bound as parameters.
+        """
+        quote = self.quote
+        head = f"DELETE FROM {quote(table)} WHERE {quote(pk_column)} IN "
+        deleted = 0
+        if plain_integers(keys):
+            step = self.max_inline_keys
+            for start in range(0, len(keys), step):
+                digits = ",".join(map(str, keys[start : start + step]))
+                cursor.execute(f"{head}({digits})")
+                deleted += cursor.rowcount
+            return deleted
+        for part in self.statement_parts([[key] for key in keys], 1):
+            marks = ", ".join(["%s"] * len(part))
+            cursor.execute(f"{head}({marks})", [row[0] for row in part])
+            deleted += cursor.rowcount
+        return deleted
+
     def value_cast(self, db_type: str | None) -> str | None:
         """The SQL type a bound value must be cast to in a VALUES list, if any."""
         return None
@@ -110,3 +145,15 @@ class BulkSqlWriter:
         database; ``casts`` has one entry per row item (pk first).
         """
         raise NotImplementedError
+
+
+def plain_integers(values: Sequence[Any]) -> bool:
+    """Whether every value is an ``int`` (not a bool) that fits 64 bits.
+
+    Such values can be written into SQL as their decimal digits: the result is
+    exactly what binding them as parameters would send. The type test runs
+    over the whole list at C speed.
+    """
+    if not values or not {int}.issuperset(map(type, values)):
+        return False
+    return bool(min(values) >= _INT64_MIN and max(values) <= _INT64_MAX)

@@ -1,17 +1,148 @@
 """PostgreSQL: ``UPDATE ... FROM (VALUES ...)``."""
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from winidjango.src.db._backends.base import BulkSqlWriter, Statement
+from winidjango.src.db._backends.base import BulkSqlWriter, Statement, plain_integers
 
 # Explicit casts to a sized type cut values short without an error
 # ('abcdef'::varchar(3) is 'abc'); cast to the unsized type and let the
 # assignment to the column raise instead.
 _TEXT_TYPES = re.compile(r"^(varchar|character varying|char|character)\b")
 _SIZED_TYPE = re.compile(r"\(\s*\d+(\s*,\s*\d+)?\s*\)")
+
+
+# Element types whose arrays psycopg and PostgreSQL carry exactly; a column of
+# any other type (arrays, ranges, geometries, extension types) is updated
+# through a VALUES list instead.
+_ARRAY_ELEMENT_TYPES = frozenset(
+    {
+        "bigint",
+        "boolean",
+        "bytea",
+        "date",
+        "double precision",
+        "integer",
+        "interval",
+        "jsonb",
+        "numeric",
+        "real",
+        "smallint",
+        "text",
+        "time",
+        "timestamp",
+        "timestamp with time zone",
+        "uuid",
+    }
+)
+# Values psycopg adapts as something other than an array element.
+_NOT_ELEMENTS = (list, tuple, dict, set, frozenset)
+
+
+def _text_array(values: Sequence[Any]) -> str:
+    """A PostgreSQL array literal of strings (and None), for ``CAST(... AS text[])``.
+
+    Every element is double-quoted, with backslashes and double quotes
+    escaped: the array input syntax that reads back any string unchanged
+    (NUL aside, which PostgreSQL text cannot hold). Most columns hold neither
+    character, and are then joined without looking at each string.
+    """
+    if None not in values:
+        together = "".join(values)
+        if "\\" not in together and '"' not in together:
+            return '{"' + '","'.join(values) + '"}'
+    return (
+        "{"
+        + ",".join(
+            [
+                "NULL"
+                if value is None
+                else '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+                for value in values
+            ]
+        )
+        + "}"
+    )
+
+
+def _spelled_array(values: Sequence[Any], spell: Callable[[Any], str]) -> str:
+    """An array literal of values that ``spell`` writes without quotes."""
+    if None in values:
+        return "{" + ",".join(["NULL" if v is None else spell(v) for v in values]) + "}"
+    return "{" + ",".join(map(spell, values)) + "}"
+
+
+def _bool_text(value: bool) -> str:
+    return "t" if value else "f"
+
+
+def _int_array(values: Sequence[Any]) -> str | None:
+    """Integers as an array literal; None if one does not fit 64 bits."""
+    present = (
+        [value for value in values if value is not None] if None in values else values
+    )
+    if present and not plain_integers(present):
+        return None
+    return _spelled_array(values, str)
+
+
+def _float_array(values: Sequence[Any]) -> str:
+    # repr() is the shortest text that reads back as the same double;
+    # PostgreSQL reads "nan", "inf" and "-inf" too.
+    return _spelled_array(values, repr)
+
+
+def _bool_array(values: Sequence[Any]) -> str:
+    return _spelled_array(values, _bool_text)
+
+
+# Value types spelled here, by exact type: a subclass (an IntEnum, a str
+# subclass with its own __str__) is left to psycopg.
+_SPELLERS: dict[type, Callable[[Sequence[Any]], str | None]] = {
+    str: _text_array,
+    int: _int_array,
+    float: _float_array,
+    bool: _bool_array,
+}
+
+
+def _array_param(values: Sequence[Any]) -> Any:
+    """One column's values as one array parameter, or None if they cannot be.
+
+    Strings, integers, floats and booleans are spelled here as an array
+    literal, several times faster than psycopg's per-element adaptation;
+    other values (decimals, dates, UUIDs, JSON, bytes) are left to psycopg as
+    a list. A column mixing value types is refused: psycopg cannot dump it as
+    one array, and a VALUES list converts each value on its own.
+    """
+    types = set(map(type, values))
+    types.discard(type(None))
+    if len(types) > 1:
+        return None
+    kind = types.pop() if types else int  # all NULL: "{NULL,...}"
+    speller = _SPELLERS.get(kind)
+    if speller is not None:
+        return speller(values)
+    if issubclass(kind, _NOT_ELEMENTS):
+        return None
+    return list(values)
+
+
+def _column_arrays(
+    casts: Sequence[str | None], rows: Sequence[Sequence[Any]]
+) -> list[Any] | None:
+    """One array parameter per column (pk first), or None to use VALUES."""
+    if not all(cast in _ARRAY_ELEMENT_TYPES for cast in casts):
+        return None
+    arrays = []
+    for column in zip(*rows, strict=True):
+        array = _array_param(column)
+        if array is None:
+            return None
+        arrays.append(array)
+    return arrays
 
 
 def _copy(sql: str, rows: Any, many: bool, context: dict[str, Any]) -> None:
@@ -78,6 +209,40 @@ class PostgreSqlWriter(BulkSqlWriter):
         casts: Sequence[str | None],
         rows: Sequence[Sequence[Any]],
     ) -> Statement:
+        """``UPDATE t SET c = v.c FROM unnest(<one array per column>) AS v ...``.
+
+        One array parameter per column instead of one parameter per value:
+        psycopg's client-side binding parses the query for every ``%s`` and
+        quotes every value in Python, which for 1,000 rows of three values
+        took longer than running the UPDATE. Columns whose values the arrays
+        cannot carry exactly fall back to a ``VALUES`` list.
+        """
+        arrays = _column_arrays(casts, rows)
+        if arrays is None:
+            return self._values_update_statement(table, pk_column, columns, casts, rows)
+        quote = self.quote
+        unnest = ", ".join(f"CAST(%s AS {cast}[])" for cast in casts)
+        names = ", ".join(quote(name) for name in [pk_column, *columns])
+        assignments = ", ".join(f"{quote(c)} = v.{quote(c)}" for c in columns)
+        target_pk = f"{quote(table)}.{quote(pk_column)}"
+        # The key list lets the table side use the primary key index; see
+        # _values_update_statement() and planner_settings().
+        sql = (
+            f"UPDATE {quote(table)} SET {assignments} "
+            f"FROM unnest({unnest}) AS v ({names}) "
+            f"WHERE {target_pk} = v.{quote(pk_column)} "
+            f"AND {target_pk} = ANY(CAST(%s AS {casts[0]}[]))"
+        )
+        return sql, [*arrays, arrays[0]]
+
+    def _values_update_statement(
+        self,
+        table: str,
+        pk_column: str,
+        columns: Sequence[str],
+        casts: Sequence[str | None],
+        rows: Sequence[Sequence[Any]],
+    ) -> Statement:
         """``UPDATE t SET c = v.c FROM (VALUES (...), ...) AS v(pk, c) WHERE ...``."""
         quote = self.quote
         # PostgreSQL types a VALUES column from its rows; casting the first
@@ -103,6 +268,40 @@ class PostgreSqlWriter(BulkSqlWriter):
         )
         params = [value for row in rows for value in row]
         return sql, [*params, [row[0] for row in rows]]
+
+    def delete_rows(
+        self, cursor: Any, table: str, pk_column: str, keys: Sequence[Any]
+    ) -> int:
+        """``DELETE ... WHERE pk = ANY(ARRAY(SELECT unnest('{1,2}'::bigint[])))``.
+
+        For integer keys: one array literal, which the server parses faster
+        than an ``IN`` list of as many constants, and no parameters at all
+        (see the base class). ``bigint`` compares with any integer column
+        through its index and holds every key that passed
+        :func:`plain_integers`.
+
+        ``ARRAY(SELECT unnest(...))`` hands the keys over as the result of a
+        subquery, whose length the planner does not know, so it plans for a
+        few keys and reads them through the primary key index. Given the
+        literal array itself, it counts 1,000 keys and, when the table's
+        statistics are missing or stale (a table analyzed while empty, then
+        loaded), prefers a sequential scan of the whole table per chunk:
+        about 110,000 instead of 300,000 rows/s on a 100,000-row table.
+        """
+        if not plain_integers(keys):
+            return super().delete_rows(cursor, table, pk_column, keys)
+        quote = self.quote
+        head = (
+            f"DELETE FROM {quote(table)} "
+            f"WHERE {quote(pk_column)} = ANY(ARRAY(SELECT unnest('{{"
+        )
+        deleted = 0
+        step = self.max_inline_keys
+        for start in range(0, len(keys), step):
+            digits = ",".join(map(str, keys[start : start + step]))
+            cursor.execute(f"{head}{digits}}}'::bigint[])))")
+            deleted += cursor.rowcount
+        return deleted
 
     @contextmanager
     def planner_settings(self, cursor: Any) -> Iterator[None]:
