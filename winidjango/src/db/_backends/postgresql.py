@@ -5,6 +5,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from django.db.backends.base.base import BaseDatabaseWrapper
+
 from winidjango.src.db._backends.base import BulkSqlWriter, Statement, plain_integers
 
 # Explicit casts to a sized type cut values short without an error
@@ -152,8 +154,15 @@ def _copy(sql: str, rows: Any, many: bool, context: dict[str, Any]) -> None:
             copy.write_row(row)
 
 
+_UNKNOWN = object()
+
+
 class PostgreSqlWriter(BulkSqlWriter):
     """COPY for inserts; updates join the table to a typed VALUES list."""
+
+    def __init__(self, connection: BaseDatabaseWrapper) -> None:
+        super().__init__(connection)
+        self._sequences: dict[tuple[str, str], str | None] = {}
 
     def insert_rows(
         self,
@@ -172,16 +181,16 @@ class PostgreSqlWriter(BulkSqlWriter):
         quote = self.quote
         keys: list[Any] | None = None
         if pk_column is not None:
-            cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, %s)) "
-                "FROM generate_series(1, %s)",
-                [quote(table), pk_column, len(rows)],
-            )
-            keys = [row[0] for row in cursor.fetchall()]
-            if keys and keys[0] is None:
+            sequence = self._sequence(cursor, table, pk_column)
+            if sequence is None:
                 # No sequence behind the key (a custom default): let the
                 # database fill it in and read the keys back.
                 return super().insert_rows(cursor, table, columns, rows, pk_column)
+            cursor.execute(
+                "SELECT nextval(CAST(%s AS regclass)) FROM generate_series(1, %s)",
+                [sequence, len(rows)],
+            )
+            keys = [row[0] for row in cursor.fetchall()]
             columns = [pk_column, *columns]
             rows = [[key, *row] for key, row in zip(keys, rows, strict=True)]
         names = ", ".join(quote(column) for column in columns)
@@ -192,6 +201,23 @@ class PostgreSqlWriter(BulkSqlWriter):
         with cursor.db.wrap_database_errors:
             cursor._execute_with_wrappers(sql, rows, many=True, executor=_copy)
         return keys
+
+    def _sequence(self, cursor: Any, table: str, pk_column: str) -> str | None:
+        """The sequence behind ``table.pk_column``, looked up once per writer.
+
+        Looked up apart from ``nextval``: inside the key query,
+        ``pg_get_serial_sequence`` would run once per key, which made
+        reserving 1,000 keys take about 10 ms instead of 2 ms.
+        """
+        cached = self._sequences.get((table, pk_column), _UNKNOWN)
+        if cached is not _UNKNOWN:
+            return cached  # type: ignore[return-value]
+        cursor.execute(
+            "SELECT pg_get_serial_sequence(%s, %s)", [self.quote(table), pk_column]
+        )
+        sequence: str | None = cursor.fetchone()[0]
+        self._sequences[(table, pk_column)] = sequence
+        return sequence
 
     def value_cast(self, db_type: str | None) -> str | None:
         """The unsized version of ``db_type`` (text for character types)."""
