@@ -54,7 +54,7 @@ def test_same_outcome_as_djangos_method(alias: str) -> None:
     theirs = [Book(title=str(i), author=ann) for i in range(3)]
     RelatedIds(Book).prepare(ours, "bulk_create")
     for book in theirs:
-        book._prepare_related_fields_for_save(operation_name="bulk_create")
+        book._prepare_related_fields_for_save(operation_name="bulk_create")  # type: ignore[attr-defined]
     for mine, django_s in zip(ours, theirs, strict=True):
         assert mine.author_id == django_s.author_id == ann.pk
         assert mine._state.fields_cache == django_s._state.fields_cache
