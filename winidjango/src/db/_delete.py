@@ -9,8 +9,7 @@ from django.db.models import Model
 from django.db.models.deletion import Collector
 
 from winidjango.src.db._backends import get_writer
-from winidjango.src.db._update import SavedChunkChecks
-from winidjango.src.db._validation import check_instances, check_saved
+from winidjango.src.db._validation import SavedChunkChecks, check_instances, check_saved
 from winidjango.src.db._values import passthrough_type
 from winidjango.src.db.fields import get_model_meta
 

@@ -1,8 +1,8 @@
 """Chunked UPDATE of model instances through one joined statement per batch."""
 
 from collections import deque
-from collections.abc import Callable, Sequence
-from operator import attrgetter, itemgetter
+from collections.abc import Callable
+from operator import itemgetter
 from typing import Any, cast
 
 from django.db import connections
@@ -11,53 +11,9 @@ from django.db.models import Model
 
 from winidjango.src.db._backends import get_writer
 from winidjango.src.db._backends.base import Statement
-from winidjango.src.db._validation import ChunkChecks, check_instances, check_saved
+from winidjango.src.db._validation import SavedChunkChecks
 from winidjango.src.db._values import RowConverter
 from winidjango.src.db.fields import get_model_meta
-
-
-class SavedChunkChecks(ChunkChecks):
-    """:class:`ChunkChecks` for saved objects, at C speed for a good chunk.
-
-    The same refusals as ``check_instances`` and ``check_saved``, with the
-    same messages, but a chunk that passes costs two ``map`` calls instead of
-    several attribute lookups per object: whether an object belongs to the
-    model depends only on its class, so each class is checked once and
-    remembered, and the keys are read with one ``attrgetter``. Only a chunk
-    that fails is walked object by object, to name the culprit. (Shared by the
-    update and delete plans; its natural home is ``_validation.py``.)
-    """
-
-    _known_classes: set[type]
-    _concrete_model: type[Model] | None
-    _key_of: Callable[[Any], Any]
-
-    def _set_up_checks(self, model: type[Model]) -> None:
-        meta = get_model_meta(model)
-        assert meta.pk is not None  # every concrete model has one
-        self._known_classes = set()
-        self._concrete_model = meta.concrete_model
-        # What Model.pk reads, without the property and method call.
-        self._key_of = attrgetter(meta.pk.attname)
-
-    def _belongs(self, cls: type) -> bool:
-        """What ``check_instances`` asks of each object, asked of its class."""
-        return (
-            issubclass(cls, Model)
-            and get_model_meta(cls).concrete_model is self._concrete_model
-        )
-
-    def check_chunk(self, chunk: Sequence[Model]) -> None:
-        """Refuse objects of another model, and unsaved ones."""
-        if self.checked_up_front:
-            return
-        unknown = set(map(type, chunk)) - self._known_classes
-        if unknown:
-            if not all(map(self._belongs, unknown)):
-                check_instances(self.model, chunk)  # raises, naming the object
-            self._known_classes |= unknown
-        if self.requires_saved and None in map(self._key_of, chunk):
-            check_saved(chunk, self.requires_saved)
 
 
 class UpdatePlan[M: Model](SavedChunkChecks):

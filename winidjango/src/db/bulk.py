@@ -455,9 +455,11 @@ def bulk_update_in_steps[M: Model](
 ) -> int:
     """Write ``update_fields`` of saved objects in chunks; return rows updated.
 
-    Each chunk is one ``UPDATE`` joined to a list of ``(pk, values...)`` rows
-    (``UPDATE ... FROM (VALUES ...)`` on PostgreSQL and SQLite, a join to a
-    derived table on MariaDB/MySQL) instead of Django's ``CASE WHEN`` chains.
+    Each chunk is one ``UPDATE`` joined to the chunk's new values instead of
+    Django's ``CASE WHEN`` chains: on PostgreSQL one array per column,
+    unnested (a ``VALUES`` list for column types or values an array cannot
+    carry); on SQLite ``UPDATE ... FROM (VALUES ...)``; on MariaDB/MySQL a
+    join to a derived ``UNION ALL`` table.
     Fields with ``auto_now=True`` (such as ``BaseModel.updated_at``) are
     refreshed as ``save()`` would. No signals are sent, as with Django's
     ``bulk_update``. Threads, transactions and ``using`` work as for
@@ -504,9 +506,13 @@ def bulk_delete_in_steps[M: Model](
 ) -> tuple[int, dict[str, int]]:
     """Delete saved objects in chunks, cascades and signals included.
 
-    Each chunk goes through Django's deletion ``Collector``, exactly as
-    ``QuerySet.delete()`` would: ``on_delete`` rules (CASCADE, SET_NULL,
-    PROTECT, RESTRICT), ``pre_delete``/``post_delete`` signals and counts.
+    Deletes exactly as ``QuerySet.delete()`` would: ``on_delete`` rules
+    (CASCADE, SET_NULL, PROTECT, RESTRICT), ``pre_delete``/``post_delete``
+    signals and counts. A model that needs any of that (a relation pointing
+    at it, a delete signal receiver, a multi-table parent) goes through
+    Django's deletion ``Collector`` chunk by chunk; for any other model, the
+    case Django itself calls a fast delete, each chunk is one ``DELETE`` by
+    primary key (integer keys written into the statement as digits).
     Collecting needs the database, so in atomic mode chunks run one after the
     other in the caller's thread; ``threads`` only matters with
     ``atomic=False`` (concurrent chunks on separate connections).
