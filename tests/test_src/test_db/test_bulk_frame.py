@@ -15,10 +15,10 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.db.models import Model
 from django.utils import timezone
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.test_src.test_db.test_roundtrip import _SAMPLE, COLUMNS
+from tests.test_src.test_db.test_roundtrip import _SAMPLE, _SETTINGS, COLUMNS
 from tests.testapp.models import (
     Article,
     Author,
@@ -146,13 +146,6 @@ def test_categorical_and_null_typed_columns(alias: str) -> None:
         ("a", None),
         ("b", None),
     ]
-
-
-_SETTINGS = settings(
-    max_examples=25,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
 
 
 @_SETTINGS
