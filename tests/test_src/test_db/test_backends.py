@@ -23,7 +23,11 @@ from django.utils.safestring import mark_safe
 from tests.testapp.models import Author, Country, Sample
 from winidjango.src.db._backends import get_writer
 from winidjango.src.db._backends.base import BulkSqlWriter, plain_integers
-from winidjango.src.db.bulk import bulk_delete_in_steps, bulk_update_in_steps
+from winidjango.src.db.bulk import (
+    bulk_create_in_steps,
+    bulk_delete_in_steps,
+    bulk_update_in_steps,
+)
 
 # --- helpers -----------------------------------------------------------------
 
@@ -517,3 +521,37 @@ def test_postgresql_writer_with_server_side_binding(backend: str, alias: str) ->
             assert sorted(scratch.read()) == [2, 4, 5]
     finally:
         connection.close()
+
+
+# --- insert_rows: values through COPY's text format (PostgreSQL) ---------------
+
+
+_AWKWARD_TEXTS = [
+    "tab\there",
+    "new\nline",
+    "carriage\rreturn",
+    "back\\slash",
+    "\\N",
+    "\\.",
+    "",
+    "é ü 漢字 🎉",
+    "ends with backslash \\",
+]
+
+
+def test_insert_rows_keeps_awkward_strings_and_nulls(alias: str) -> None:
+    # On PostgreSQL these go through COPY's text format, escaped by winidjango.
+    names = [f"n{i}" for i in range(len(_AWKWARD_TEXTS))]
+    samples = [
+        Sample(
+            name=name, text=text, number=None if i % 2 else -(2**31), flag=bool(i % 3)
+        )
+        for i, (name, text) in enumerate(zip(names, _AWKWARD_TEXTS, strict=True))
+    ]
+    bulk_create_in_steps(Sample, samples)
+    stored = {
+        row[0]: row[1:]
+        for row in Sample.objects.values_list("name", "text", "number", "flag")
+    }
+    for i, (name, text) in enumerate(zip(names, _AWKWARD_TEXTS, strict=True)):
+        assert stored[name] == (text, None if i % 2 else -(2**31), bool(i % 3))
