@@ -150,65 +150,8 @@ def _column_arrays(
 def _copy(sql: str, rows: Any, many: bool, context: dict[str, Any]) -> None:
     """Execute ``COPY ... FROM STDIN``, streaming ``rows`` to the server."""
     with context["cursor"].cursor.copy(sql) as copy:
-        text = _copy_text(rows)
-        if text is not None:
-            copy.write(text)
-            return
         for row in rows:
             copy.write_row(row)
-
-
-# COPY's text format: a backslash, a tab (the delimiter), a newline or a
-# carriage return inside a value must be escaped with a backslash.
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-_NONE = type(None)
-
-
-def _copy_column(values: tuple[Any, ...]) -> list[str] | None:
-    """One column as COPY text values, or None if it holds other types.
-
-    Whole columns at a time, at C speed: psycopg's ``write_row`` formats each
-    value through Python calls, which was most of the client's time of a COPY.
-    Only ``str``, ``int``, ``bool`` and ``float`` (and None) are handled here;
-    anything else goes through psycopg.
-    """
-    kinds = set(map(type, values)) - {_NONE}
-    if len(kinds) > 1:
-        return None
-    kind = next(iter(kinds), _NONE)
-    if kind is str:
-        present = ["" if value is None else value for value in values]
-        joined = "\x00".join(present)
-        if joined.count("\x00") != len(values) - 1:
-            return None  # a NUL inside a value: let psycopg and the server refuse
-        text = joined.translate(_COPY_ESCAPES).split("\x00")
-    elif kind is int or kind is float:
-        text = ["" if value is None else str(value) for value in values]
-    elif kind is bool:
-        text = ["" if value is None else ("t" if value else "f") for value in values]
-    elif kind is _NONE:
-        text = [""] * len(values)
-    else:
-        return None
-    if None in values:
-        return [
-            "\\N" if value is None else item
-            for value, item in zip(values, text, strict=True)
-        ]
-    return text
-
-
-def _copy_text(rows: Sequence[Sequence[Any]]) -> str | None:
-    """All of ``rows`` in COPY's text format, or None to let psycopg write them."""
-    if not rows:
-        return None
-    columns = []
-    for values in zip(*rows, strict=True):
-        column = _copy_column(values)
-        if column is None:
-            return None
-        columns.append(column)
-    return "\n".join(map("\t".join, zip(*columns, strict=True))) + "\n"
 
 
 _UNKNOWN = object()
