@@ -83,10 +83,10 @@ logger = logging.getLogger(__name__)
 _PACKAGE_DIR = str(Path(__file__).resolve().parents[2])
 
 #: Threads used when ``threads=None``: only the caller's. The benchmark
-#: (``python -m benchmarks``, 100,000 rows) found no gain from a helper thread
-#: preparing chunks on any backend (create, one thread vs two: SQLite 132k vs
-#: 93k rows/s, PostgreSQL 57k vs 46k, MariaDB 47k vs 46k), because preparing
-#: a chunk is Python work that holds the GIL. Pass ``threads=`` to opt in.
+#: (``python -m benchmarks``, 100,000 rows, 2 cores) found helper threads
+#: preparing chunks a mixed bag: SQLite create +11%, SQLite update -45%,
+#: PostgreSQL create -9%, the rest within 7%, because preparing a chunk is
+#: Python work that holds the GIL. Pass ``threads=`` to opt in.
 DEFAULT_THREADS = 1
 
 type Progress = Callable[[type[Model], int], None]
