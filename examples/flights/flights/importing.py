@@ -255,14 +255,16 @@ def report_lines(
     commit_seconds: float,
     check_seconds: float,
     database: str,
+    constraint_seconds: float = 0.0,
     dry_run: bool = False,
 ) -> list[str]:
     """The per-table report: counts, reasons, repairs and speed.
 
     A table's seconds are those of its reading, cleaning, building and
     writing; the check of all objects before the first write is one step
-    for all tables, and the commit comes after all of them: both count in
-    the total only.
+    for all tables, the database's foreign key check comes after the last
+    table is written, and the commit after that: they count in the total
+    only.
     """
     tables = list(tables)
     header = (
@@ -286,7 +288,8 @@ def report_lines(
     )
     lines.append(
         f"  (the total includes {check_seconds:.2f} s of checking all objects "
-        f"and {commit_seconds:.2f} s of commit)"
+        f"and frames, {constraint_seconds:.2f} s of foreign key checks and "
+        f"{commit_seconds:.2f} s of commit)"
     )
     details = []
     for t in tables:

@@ -130,6 +130,12 @@ class Command(ImportDataBaseCommand):
             seconds=self.seconds,
             commit_seconds=self.seconds - self._import_seconds,
             check_seconds=self.report.seconds.get("check", 0.0),
+            # The base class's write step: the tables, then the foreign keys.
+            constraint_seconds=max(
+                self.report.seconds.get("write", 0.0)
+                - sum(t.seconds.get("write", 0.0) for t in self.tables.values()),
+                0.0,
+            ),
             database=f"{vendor} database {self.alias!r}",
             dry_run=self.dry_run,
         )
