@@ -38,8 +38,14 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend" not in metafunc.fixturenames:
         return
+    # @pytest.mark.backends("postgresql"): a test of one backend's feature
+    # runs on that backend only, instead of being skipped on the others.
+    marker = metafunc.definition.get_closest_marker("backends")
+    wanted = set(marker.args) if marker else set(BACKENDS)
     params = []
     for backend in BACKENDS:
+        if backend not in wanted:
+            continue
         reason = settings.UNAVAILABLE_BACKENDS.get(backend)
         marks = [pytest.mark.skip(reason=reason)] if reason else []
         params.append(pytest.param(backend, id=backend, marks=marks))

@@ -285,11 +285,10 @@ def test_mixed_value_types_in_a_column_still_write_exactly(
         assert "unnest(" not in sql
 
 
+@pytest.mark.backends("postgresql")  # the array form is PostgreSQL's
 def test_integers_beyond_64_bits_fall_back_and_fail_like_before(
     backend: str, alias: str
 ) -> None:
-    if backend != "postgresql":
-        pytest.skip("the array form is PostgreSQL's")
     sample = Sample.objects.create(name="big", big=1)
     with pytest.raises(DataError), transaction.atomic(using=alias):
         _update(alias, Sample, ["big"], [[sample.pk, 2**63]])
@@ -461,9 +460,8 @@ def test_bytes_floats_and_durations_round_trip(backend: str, alias: str) -> None
         assert "unnest(" in sql
 
 
+@pytest.mark.backends("postgresql")  # only it stores NaN and infinities
 def test_float_specials_round_trip_on_postgresql(backend: str, alias: str) -> None:
-    if backend != "postgresql":
-        pytest.skip("only PostgreSQL stores NaN and infinities in a float column")
     connection = connections[alias]
     after = {
         1: {**_BEFORE, "ratio": float("inf")},
@@ -500,9 +498,8 @@ def test_bytes_and_memoryviews_round_trip(alias: str) -> None:
 # --- PostgreSQL with server-side binding ----------------------------------------
 
 
+@pytest.mark.backends("postgresql")  # a psycopg 3 option
 def test_postgresql_writer_with_server_side_binding(backend: str, alias: str) -> None:
-    if backend != "postgresql":
-        pytest.skip("server_side_binding is a PostgreSQL (psycopg 3) option")
     settings = connections[alias].settings_dict
     wrapper_class = type(connections[alias])
     options = {**settings.get("OPTIONS", {}), "server_side_binding": True}
