@@ -4,7 +4,7 @@ import pytest
 
 from tests.testapp.models import Author, Book, Category
 from winidjango.src.db._related import RelatedIds
-from winidjango.src.db.bulk import bulk_create_in_steps
+from winidjango.src.db.bulk import bulk_create_in_steps, bulk_update_in_steps
 
 
 def test_parent_saved_after_assignment_gives_its_id(alias: str) -> None:
@@ -58,3 +58,19 @@ def test_same_outcome_as_djangos_method(alias: str) -> None:
     for mine, django_s in zip(ours, theirs, strict=True):
         assert mine.author_id == django_s.author_id == ann.pk
         assert mine._state.fields_cache == django_s._state.fields_cache
+
+
+def test_update_copies_ids_of_its_fields_only(alias: str) -> None:
+    ann = Author.objects.create(name="Ann")
+    book = Book.objects.create(title="t", author=ann)
+    bob = Author(name="Bob")
+    book.author = bob
+    bob.save()
+    # editor is not an update field: an unsaved editor is not looked at.
+    book.editor = Author(name="never saved")
+    bulk_update_in_steps(Book, [book], ["author"])
+    assert Book.objects.get().author_id == bob.pk
+    book.author = Author(name="unsaved")
+    with pytest.raises(ValueError, match=r"bulk_update\(\).*'author'"):
+        bulk_update_in_steps(Book, [book], ["author"])
+    assert Book.objects.get().author_id == bob.pk

@@ -20,7 +20,7 @@ from django.db.models.sql.compiler import SQLInsertCompiler
 from winidjango.src.db._backends import get_writer
 from winidjango.src.db._related import RelatedIds
 from winidjango.src.db._validation import ChunkChecks
-from winidjango.src.db._values import RowConverter
+from winidjango.src.db._values import RowConverter, SqlExpressionFound
 from winidjango.src.db.fields import get_model_meta
 
 
@@ -148,9 +148,6 @@ class InsertPlan[M: Model](ChunkChecks):
         self._convert_without_pk = RowConverter(
             self.fields_without_pk, connection, add=True
         )
-        self._has_relations = any(
-            field.is_relation for field in meta.concrete_fields
-        ) or bool(meta.private_fields)
         self._related_ids = RelatedIds(model)
         # AutoField's metaclass makes BigAutoField and SmallAutoField count.
         self._auto_pk = isinstance(meta.pk, AutoField)
@@ -162,11 +159,10 @@ class InsertPlan[M: Model](ChunkChecks):
         without_pk: list[Model] = []
         pk_field = self.pk_field
         pk_attname = pk_field.attname
-        if self._has_relations:
-            # Copies the id of a related object saved since it was assigned
-            # (a parent created earlier in the same call), or raises if the
-            # related object is still unsaved.
-            self._related_ids.prepare(chunk, "bulk_create")
+        # Copies the id of a related object saved since it was assigned (a
+        # parent created earlier in the same call), or raises if the related
+        # object is still unsaved.
+        self._related_ids.prepare(chunk, "bulk_create")
         for obj in chunk:
             if self._auto_pk and getattr(obj, pk_attname) is None:
                 without_pk.append(obj)
@@ -219,9 +215,10 @@ class InsertPlan[M: Model](ChunkChecks):
         assigns_keys: bool,
     ) -> _RowsBatch | None:
         """Database values of ``objs``; None if one needs SQL (an expression)."""
-        rows = converter.rows(objs)
-        if rows is None:
-            return None
+        try:
+            rows = converter.rows(objs)
+        except SqlExpressionFound:
+            return None  # Django's compiler turns the expression into SQL
         columns = [field.column for field in fields]
         return _RowsBatch(objs, columns, rows, assigns_keys)
 

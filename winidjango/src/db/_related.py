@@ -31,14 +31,21 @@ def _is_plain_foreign_key(field: Any) -> bool:
 class RelatedIds:
     """Prepares the related ids of ``model`` objects for a bulk insert."""
 
-    def __init__(self, model: type[Model]) -> None:
-        """Sort the model's relations into plain foreign keys and the others."""
+    def __init__(self, model: type[Model], fields: Sequence[Any] | None = None) -> None:
+        """Sort the relations into plain foreign keys and the others.
+
+        ``fields`` limits the work to those fields (an update's), as the
+        ``fields`` argument of Django's method does.
+        """
         meta = get_model_meta(model)
-        relations = [field for field in meta.concrete_fields if field.is_relation]
-        self._plain = [field for field in relations if _is_plain_foreign_key(field)]
-        self._needs_django = len(self._plain) < len(relations) or any(
-            field.is_relation for field in meta.private_fields
-        )
+        self._fields = None if fields is None else list(fields)
+        wanted = [
+            field
+            for field in [*meta.concrete_fields, *meta.private_fields]
+            if field.is_relation and (fields is None or field in fields)
+        ]
+        self._plain = [field for field in wanted if _is_plain_foreign_key(field)]
+        self._needs_django = len(self._plain) < len(wanted)
 
     def prepare(self, objs: Sequence[Model], operation_name: str) -> None:
         """Copy the id of each related object saved since it was assigned.
@@ -51,7 +58,7 @@ class RelatedIds:
         if self._needs_django:
             for obj in objs:
                 obj._prepare_related_fields_for_save(  # type: ignore[attr-defined]
-                    operation_name=operation_name
+                    operation_name=operation_name, fields=self._fields
                 )
 
     def _prepare_field(
@@ -76,7 +83,7 @@ class RelatedIds:
             if attname not in state:
                 # A deferred id: Django's method loads it as it sees fit.
                 obj._prepare_related_fields_for_save(  # type: ignore[attr-defined]
-                    operation_name=operation_name
+                    operation_name=operation_name, fields=self._fields
                 )
                 continue
             target = getattr(related, target_attname)

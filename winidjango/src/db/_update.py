@@ -3,7 +3,7 @@
 from collections import deque
 from collections.abc import Callable
 from operator import itemgetter
-from typing import Any, cast
+from typing import Any
 
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -11,8 +11,9 @@ from django.db.models import Model
 
 from winidjango.src.db._backends import get_writer
 from winidjango.src.db._backends.base import Statement
+from winidjango.src.db._related import RelatedIds
 from winidjango.src.db._validation import SavedChunkChecks
-from winidjango.src.db._values import RowConverter
+from winidjango.src.db._values import RowConverter, SqlExpressionFound
 from winidjango.src.db.fields import get_model_meta
 
 
@@ -47,7 +48,7 @@ class UpdatePlan[M: Model](SavedChunkChecks):
             for field in [self.pk_field, *fields]
         ]
         self._converter = RowConverter([self.pk_field, *fields], connection, add=False)
-        self._has_relations = any(field.is_relation for field in fields)
+        self._related_ids = RelatedIds(model, fields)
         # The update fields every object must have loaded or set; auto_now
         # fields are refreshed whatever they held.
         needed = [
@@ -68,15 +69,11 @@ class UpdatePlan[M: Model](SavedChunkChecks):
         """Check ``chunk``, convert its values and build the UPDATE statements."""
         self.check_chunk(chunk)
         self._refuse_deferred_in(chunk)
-        if self._has_relations:
-            for obj in chunk:
-                obj._prepare_related_fields_for_save(  # type: ignore[attr-defined]
-                    operation_name="bulk_update", fields=self.fields
-                )
-        converted = list(map(self._converter.row, chunk))
-        if None in converted:
-            raise self._expression_error(chunk[converted.index(None)])
-        rows = cast("list[list[Any]]", converted)
+        self._related_ids.prepare(chunk, "bulk_update")
+        try:
+            rows = self._converter.rows(chunk)
+        except SqlExpressionFound as found:
+            raise self._expression_error(chunk[found.position]) from None
         return [
             self.writer.update_statement(
                 self.table,

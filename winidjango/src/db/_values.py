@@ -10,7 +10,6 @@ custom field that overrides any of them is always converted by Django.
 """
 
 from collections.abc import Sequence
-from operator import itemgetter
 from typing import Any
 
 from django.db import models
@@ -74,6 +73,14 @@ def _passthrough_type(field: Any) -> type:
     return _NeverPassedThrough
 
 
+class SqlExpressionFound(Exception):  # noqa: N818 (a signal, not an error)
+    """Object ``position`` of a chunk holds an SQL expression as a value."""
+
+    def __init__(self, position: int) -> None:
+        super().__init__(position)
+        self.position = position
+
+
 class RowConverter:
     """Turns objects into lists of database values for ``fields``."""
 
@@ -87,14 +94,15 @@ class RowConverter:
         # Read from the instance __dict__, never through the attribute: a
         # deferred field would load itself with a query, on whatever thread
         # converts the chunk. A missing value takes Django's path instead.
-        self._get = itemgetter(*self._attnames) if len(self._attnames) > 1 else None
         self._checks = [
-            (index, _passthrough_type(field), field.null, field)
-            for index, field in enumerate(fields)
+            (_passthrough_type(field), field.null, field) for field in fields
         ]
 
-    def rows(self, objs: Sequence[Model]) -> list[tuple[Any, ...]] | None:
-        """The database values of ``objs``, one tuple each; None on an expression.
+    def rows(self, objs: Sequence[Model]) -> list[tuple[Any, ...]]:
+        """The database values of ``objs``, one tuple each.
+
+        Raises :class:`SqlExpressionFound` for a value that is an SQL
+        expression (``F("x") + 1``): it has no database value to send.
 
         Works a column at a time: a column whose values are all of the type
         the field stores unchanged (or None where allowed) is taken as it is,
@@ -103,7 +111,7 @@ class RowConverter:
         """
         states = [obj.__dict__ for obj in objs]
         columns: list[list[Any]] = []
-        for attname, (_, passthrough, nullable, field) in zip(
+        for attname, (passthrough, nullable, field) in zip(
             self._attnames, self._checks, strict=True
         ):
             try:
@@ -119,27 +127,7 @@ class RowConverter:
                     continue
                 converted = field.pre_save(objs[index], self.add)
                 if hasattr(converted, "resolve_expression"):
-                    return None
+                    raise SqlExpressionFound(index)
                 column[index] = field.get_db_prep_save(converted, self.connection)
             columns.append(column)
         return list(zip(*columns, strict=True))
-
-    def row(self, obj: Model) -> list[Any] | None:
-        """The database values of ``obj``; None if one is an SQL expression."""
-        state = obj.__dict__
-        try:
-            if self._get is not None:
-                values = list(self._get(state))
-            else:
-                values = [state[attname] for attname in self._attnames]
-        except KeyError:
-            values = [state.get(attname, _MISSING) for attname in self._attnames]
-        for index, passthrough, nullable, field in self._checks:
-            value = values[index]
-            if type(value) is passthrough or (value is None and nullable):
-                continue
-            value = field.pre_save(obj, self.add)
-            if hasattr(value, "resolve_expression"):
-                return None
-            values[index] = field.get_db_prep_save(value, self.connection)
-        return values
