@@ -279,6 +279,34 @@ def bulk_create_in_steps[M: Model](
         raise
 
 
+def _run_inserts[M: Model, R](
+    plan: InsertPlan[M],
+    bulk: Iterable[M],
+    step: int,
+    execute: Callable[[Any], R],
+    *,
+    threads: int | None,
+    atomic: bool,
+    progress: Progress | None,
+) -> list[R]:
+    """Insert ``bulk`` chunk by chunk; one ``execute`` result per chunk."""
+    model = plan.model
+    # A self-referencing model may point at objects of an earlier chunk, whose
+    # keys exist only once that chunk is written: prepare strictly in order.
+    self_referencing = model in _related_models(model)
+    return _run(
+        model,
+        plan.alias,
+        _validated_chunks(plan, bulk, step),
+        plan.prepare,
+        execute,
+        threads=threads,
+        atomic=atomic,
+        progress=progress,
+        pipelined=not self_referencing,
+    )
+
+
 def _create[M: Model](
     plan: InsertPlan[M],
     bulk: Iterable[M],
@@ -288,24 +316,19 @@ def _create[M: Model](
     atomic: bool,
     progress: Progress | None,
 ) -> list[M]:
-    model, alias = plan.model, plan.alias
-    chunks = _validated_chunks(plan, bulk, step)
-    # A self-referencing model may point at objects of an earlier chunk, whose
-    # keys exist only once that chunk is written: prepare strictly in order.
-    self_referencing = model in _related_models(model)
-    results = _run(
-        model,
-        alias,
-        chunks,
-        plan.prepare,
+    results = _run_inserts(
+        plan,
+        bulk,
+        step,
         plan.execute,
         threads=threads,
         atomic=atomic,
         progress=progress,
-        pipelined=not self_referencing,
     )
     created = [obj for chunk_result in results for obj in chunk_result]
-    logger.debug("created %d %s objects on %s", len(created), model.__name__, alias)
+    logger.debug(
+        "created %d %s objects on %s", len(created), plan.model.__name__, plan.alias
+    )
     return created
 
 
@@ -323,16 +346,14 @@ def _count_created[M: Model](
     def execute_and_count(prepared: Any) -> int:
         return len(plan.execute(prepared))
 
-    results = _run(
-        plan.model,
-        plan.alias,
-        _validated_chunks(plan, bulk, step),
-        plan.prepare,
+    results = _run_inserts(
+        plan,
+        bulk,
+        step,
         execute_and_count,
         threads=threads,
         atomic=atomic,
         progress=progress,
-        pipelined=plan.model not in _related_models(plan.model),
     )
     return sum(results)
 
