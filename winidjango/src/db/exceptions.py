@@ -12,6 +12,7 @@ from typing import Any
 
 __all__ = [
     "BulkInputError",
+    "BulkInputTypeError",
     "BulkPartialFailureError",
     "StalePlanError",
 ]
@@ -58,6 +59,15 @@ class BulkInputError(ValueError):
         self.row = row
         self.value = value
         self.reason = reason if reason is not None else message
+
+
+class BulkInputTypeError(BulkInputError, TypeError):
+    """A :class:`BulkInputError` about the type of the input.
+
+    Also a ``TypeError``: an object of another model, or a frame column of a
+    type the field cannot take, was always refused with ``TypeError``, and
+    ``except TypeError`` keeps catching it.
+    """
 
 
 class StalePlanError(Exception):
