@@ -55,6 +55,9 @@ class Review(BaseModel):
     )
     text = models.TextField(blank=True)
 
+    class Meta(BaseModel.Meta):
+        verbose_name = "book review"
+
 
 class Loan(models.Model):
     book = models.ForeignKey(Book, on_delete=models.PROTECT, related_name="loans")
