@@ -1,7 +1,9 @@
 """Run the Python examples of the documentation, so that they cannot rot.
 
-Every page (``README.md`` and ``docs/**/*.md``) with Python code is one test,
-run on SQLite inside a transaction that is rolled back at the end:
+Every page (``README.md`` and ``docs/**/*.md``) with Python code is one test
+per backend (SQLite, PostgreSQL, MariaDB), run inside a transaction that is
+rolled back at the end, with the backend as the project's only database
+("default"):
 
 - A page is a story. Its ```` ```python ```` blocks run in order, in one
   namespace, so a later block uses what an earlier one imported or built. A
@@ -40,12 +42,15 @@ import linecache
 import re
 import tokenize
 from collections.abc import Iterator
-from contextlib import redirect_stdout
+from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connections
+
+from tests import router
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_APP = ROOT / "examples" / "library"
@@ -379,17 +384,44 @@ def _page_id(page: Path) -> str:
     return str(page.relative_to(ROOT))
 
 
-@pytest.mark.backends("sqlite")
+@contextmanager
+def _only_database(alias: str) -> Iterator[None]:
+    """Make ``alias`` the project's only database, "default" included.
+
+    The examples are written for a project with one database: commands open
+    their transaction on "default" and ``execute_sql`` runs there. In this
+    thread, the backend's connection (in the test's transaction) becomes
+    "default" and SQLite's takes the backend's alias, and the test router
+    points at "default": the examples run unchanged on the backend, under one
+    alias as in such a project. Everything is put back before the test's
+    transaction is rolled back.
+    """
+    if alias == "default":
+        yield
+        return
+    sqlite, server = connections["default"], connections[alias]
+    connections["default"], connections[alias] = server, sqlite
+    server.alias, sqlite.alias = "default", alias
+    router.active_alias = "default"
+    try:
+        yield
+    finally:
+        router.active_alias = alias
+        server.alias, sqlite.alias = alias, "default"
+        connections["default"], connections[alias] = sqlite, server
+
+
 @pytest.mark.parametrize("page", pages_with_code(), ids=_page_id)
 def test_page_examples_run(
-    page: Path, backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    page: Path, alias: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for name, block in declared_files().items():
         target = tmp_path / name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(block.source, encoding="utf-8")
     monkeypatch.chdir(tmp_path)
-    ran = list(run_page(page))
+    with _only_database(alias):
+        ran = list(run_page(page))
     assert ran, f"{_page_id(page)} has Python blocks but none ran"
 
 
