@@ -19,7 +19,7 @@ from django.db.models.sql.compiler import SQLInsertCompiler
 
 from winidjango.src.db._backends import get_writer
 from winidjango.src.db._related import RelatedIds
-from winidjango.src.db._validation import ChunkChecks
+from winidjango.src.db._validation import ChunkChecks, row_finder
 from winidjango.src.db._values import RowConverter, SqlExpressionFound
 from winidjango.src.db.fields import get_model_meta
 
@@ -144,9 +144,9 @@ class InsertPlan[M: Model](ChunkChecks):
         # The fast path writes plain values itself; anything the database
         # must send back besides the key goes through Django's compiler.
         self.fast = all(field is meta.pk for field in meta.db_returning_fields)
-        self._convert_with_pk = RowConverter(self.fields, connection, add=True)
+        self._convert_with_pk = RowConverter(model, self.fields, connection, add=True)
         self._convert_without_pk = RowConverter(
-            self.fields_without_pk, connection, add=True
+            model, self.fields_without_pk, connection, add=True
         )
         self._related_ids = RelatedIds(model)
         # AutoField's metaclass makes BigAutoField and SmallAutoField count.
@@ -162,7 +162,7 @@ class InsertPlan[M: Model](ChunkChecks):
         # Copies the id of a related object saved since it was assigned (a
         # parent created earlier in the same call), or raises if the related
         # object is still unsaved.
-        self._related_ids.prepare(chunk, "bulk_create")
+        self._related_ids.prepare(chunk, "bulk_create", row_finder(chunk, chunk))
         for obj in chunk:
             if self._auto_pk and getattr(obj, pk_attname) is None:
                 without_pk.append(obj)
@@ -181,9 +181,11 @@ class InsertPlan[M: Model](ChunkChecks):
                 "bulk created with their keys; set the primary keys yourself"
             )
             raise NotSupportedError(message)
-        if self.fast:
+        # A model whose only column is its generated key has no values to
+        # send: Django's compiler writes its DEFAULT VALUES rows.
+        if self.fast and (self.fields_without_pk or not without_pk):
             rows_batches = [
-                self._rows(objs, fields, converter, assigns_keys)
+                self._rows(chunk, objs, fields, converter, assigns_keys)
                 for objs, fields, converter, assigns_keys in (
                     (with_pk, self.fields, self._convert_with_pk, False),
                     (
@@ -209,6 +211,7 @@ class InsertPlan[M: Model](ChunkChecks):
 
     def _rows(
         self,
+        chunk: list[M],
         objs: list[Model],
         fields: list[Any],
         converter: RowConverter,
@@ -216,7 +219,7 @@ class InsertPlan[M: Model](ChunkChecks):
     ) -> _RowsBatch | None:
         """Database values of ``objs``; None if one needs SQL (an expression)."""
         try:
-            rows = converter.rows(objs)
+            rows = converter.rows(objs, row_finder(chunk, objs))
         except SqlExpressionFound:
             return None  # Django's compiler turns the expression into SQL
         columns = [field.column for field in fields]

@@ -55,6 +55,7 @@ from winidjango.src.db._pipeline import (
 from winidjango.src.db._update import UpdatePlan
 from winidjango.src.db._validation import (
     ChunkChecks,
+    OffsetChunk,
     check_model,
     check_step,
     check_threads,
@@ -110,10 +111,23 @@ def _checked_call(
 def _validated_chunks[M: Model](
     plan: ChunkChecks, bulk: Iterable[M], step: int
 ) -> Iterator[list[M]]:
-    """Chunks of ``bulk``; a list or tuple is checked in full before the first."""
+    """Chunks of ``bulk``; a list or tuple is checked in full before the first.
+
+    Each chunk knows its offset in the bulk, so that errors found in it give
+    the row number in the bulk.
+    """
     if isinstance(bulk, Sequence):
         plan.check_up_front(bulk)
-    return chunked(bulk, step)
+    return _offset_chunks(bulk, step)
+
+
+def _offset_chunks[M: Model](bulk: Iterable[M], step: int) -> Iterator[list[M]]:
+    offset = 0
+    for objs in chunked(bulk, step):
+        chunk = OffsetChunk(objs)
+        chunk.offset = offset
+        offset += len(objs)
+        yield chunk
 
 
 def _with_progress[C: Sized, P, R](
@@ -501,7 +515,8 @@ def bulk_update_in_steps[M: Model](
     fields = resolve_update_fields(model, update_fields)
     connection = connections[alias]
     plan = UpdatePlan(model, fields, connection, alias, step)
-    chunks = _validated_chunks(plan, bulk, step)
+    # Read in input order in this thread: the first copy of a row wins.
+    chunks = map(plan.mark_repeats, _validated_chunks(plan, bulk, step))
     results = _run(
         model,
         alias,
