@@ -232,8 +232,8 @@ class CodeTarget(models.Model):
 class Everything(models.Model):
     """One field of each kind, nullable where it can be."""
 
-    char = models.CharField(max_length=50, null=True)
-    text = models.TextField(null=True)
+    char = models.CharField(max_length=50, null=True)  # noqa: DJ001 (None is under test)
+    text = models.TextField(null=True)  # noqa: DJ001 (None is under test)
     integer = models.IntegerField(null=True)
     big = models.BigIntegerField(null=True)
     small = models.SmallIntegerField(null=True)
@@ -249,9 +249,9 @@ class Everything(models.Model):
     uid = models.UUIDField(null=True)
     data = models.JSONField(null=True)
     raw = models.BinaryField(null=True)
-    email = models.EmailField(null=True)
-    slug = models.SlugField(null=True)
-    url = models.URLField(null=True)
+    email = models.EmailField(null=True)  # noqa: DJ001 (None is under test)
+    slug = models.SlugField(null=True)  # noqa: DJ001 (None is under test)
+    url = models.URLField(null=True)  # noqa: DJ001 (None is under test)
     ip = models.GenericIPAddressField(null=True)
     upload = models.FileField(null=True, upload_to="uploads")
     strict_upload = models.FileField(upload_to="uploads", blank=True)
@@ -277,7 +277,7 @@ class Everything(models.Model):
 class Seeded(models.Model):
     """A ``db_default``: the database returns it, so inserts take Django's path."""
 
-    name = models.CharField(max_length=20, null=True)
+    name = models.CharField(max_length=20, null=True)  # noqa: DJ001 (None is under test)
     seeded = models.IntegerField(db_default=7, null=True)
     seeded_strict = models.IntegerField(db_default=8)
 

@@ -19,12 +19,12 @@ write.
 import datetime
 import decimal
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.db import connections
-from django.db.models import F, Model, Value
+from django.db.models import DateTimeField, F, Model, Value
 from django.db.models.functions import Lower, Upper
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
@@ -48,16 +48,14 @@ FROZEN = datetime.datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=datetime.UTC)
 
 
 @pytest.fixture
-def frozen_now(monkeypatch: pytest.MonkeyPatch) -> Iterator[datetime.datetime]:
+def frozen_now(monkeypatch: pytest.MonkeyPatch) -> datetime.datetime:
     monkeypatch.setattr(timezone, "now", lambda: FROZEN)
-    yield FROZEN
+    return FROZEN
 
 
 def _refs() -> dict[str, list[Any]]:
     return {
-        "authors": Author.objects.bulk_create(
-            [Author(name=f"a{i}") for i in range(3)]
-        ),
+        "authors": Author.objects.bulk_create([Author(name=f"a{i}") for i in range(3)]),
         "targets": CodeTarget.objects.bulk_create(
             [CodeTarget(code=f"T{i}") for i in range(3)]
         ),
@@ -147,8 +145,8 @@ def _attrs(pattern: str, i: int, refs: dict[str, list[Any]]) -> dict[str, Any]:
             attrs[name] = _odd_value(name, i, refs)
             continue
         none = {"none": True, "values": False, "mixed": (i + j) % 2 == 1}[pattern]
-        attrs[name] = None if none and name not in _NEEDS_VALUE else _value(
-            name, i, refs
+        attrs[name] = (
+            None if none and name not in _NEEDS_VALUE else _value(name, i, refs)
         )
     return attrs
 
@@ -237,7 +235,9 @@ def test_update_writes_what_django_writes(
 ) -> None:
     refs = _refs()
     auto_now = [
-        f for f in get_model_meta(Everything).concrete_fields if getattr(f, "auto_now", False)
+        field
+        for field in get_model_meta(Everything).concrete_fields
+        if getattr(field, "auto_now", False)
     ]
     names = list(_NAMES)
     results = []
@@ -297,7 +297,7 @@ def test_any_mix_of_none_and_values_is_written_as_django_writes(
     def build() -> list[Everything]:
         objs = []
         for i, mask in enumerate(masks):
-            attrs = {}
+            attrs: dict[str, Any] = {}
             for name, kind in zip(_NAMES, mask, strict=False):
                 if kind == "none" and name not in _NEEDS_VALUE:
                     attrs[name] = None
@@ -388,8 +388,10 @@ def test_update_parent_table_fields_as_django(
             obj.visits += 10
             obj.loaves += 100
         if writer == "django":
+            changed_field = Shop._meta.get_field("changed")
+            assert isinstance(changed_field, DateTimeField)
             for obj in objs:
-                get_model_meta(Shop).get_field("changed").pre_save(obj, False)
+                changed_field.pre_save(obj, False)
             names = [*fields, "changed"] if touches_shop else fields
             counted = Bakery.objects.bulk_update(objs, names)
         else:
@@ -404,23 +406,25 @@ def test_update_parent_table_fields_as_django(
     assert changed == ({FROZEN.replace(tzinfo=None)} if touches_shop else {_EARLIER})
 
 
-_EARLIER = datetime.datetime(2020, 1, 1)  # noqa: DTZ001 (naive, as read raw)
+_EARLIER = datetime.datetime(2020, 1, 1)
 
 
 def _create_at_another_time[T](create: Callable[[], T]) -> T:
     """Run ``create`` with the clock at 2020-01-01, so that a refresh shows."""
     frozen = timezone.now
-    timezone.now = lambda: _EARLIER.replace(tzinfo=datetime.UTC)  # type: ignore[assignment]
+    timezone.now = lambda: _EARLIER.replace(tzinfo=datetime.UTC)
     try:
         return create()
     finally:
-        timezone.now = frozen  # type: ignore[assignment]
+        timezone.now = frozen
 
 
 def test_same_row_twice_first_copy_wins_as_in_django(alias: str) -> None:
     results = []
     for writer in ("django", "winidjango"):
-        objs = Counter.objects.bulk_create([Counter(name=f"c{i}", n=i) for i in range(4)])
+        objs = Counter.objects.bulk_create(
+            [Counter(name=f"c{i}", n=i) for i in range(4)]
+        )
         first = Counter.objects.get(pk=objs[1].pk)
         first.n = 111
         later = Counter.objects.get(pk=objs[1].pk)

@@ -19,8 +19,14 @@ from django.db.models.sql.compiler import SQLInsertCompiler
 
 from winidjango.src.db._backends import get_writer
 from winidjango.src.db._related import RelatedIds
-from winidjango.src.db._validation import ChunkChecks, row_finder
+from winidjango.src.db._validation import (
+    ChunkChecks,
+    chunk_offset,
+    input_error,
+    row_finder,
+)
 from winidjango.src.db._values import RowConverter, SqlExpressionFound
+from winidjango.src.db.exceptions import BulkInputError
 from winidjango.src.db.fields import get_model_meta
 
 
@@ -110,12 +116,13 @@ class InsertPlan[M: Model](ChunkChecks):
         ):
             message = (
                 f"{model.__name__} uses multi-table inheritance; its rows span "
-                "several tables and cannot be bulk created"
+                "several tables and cannot be bulk created (Django's bulk_create "
+                "refuses it too)"
             )
-            raise ValueError(message)
+            raise BulkInputError(message, model=model)
         if meta.order_with_respect_to is not None:
             message = f"{model.__name__} uses order_with_respect_to, not supported"
-            raise ValueError(message)
+            raise BulkInputError(message, model=model)
         self.model = model
         self.connection = connection
         self.alias = alias
@@ -151,6 +158,27 @@ class InsertPlan[M: Model](ChunkChecks):
         self._related_ids = RelatedIds(model)
         # AutoField's metaclass makes BigAutoField and SmallAutoField count.
         self._auto_pk = isinstance(meta.pk, AutoField)
+        # MySQL/MariaDB give a row written with id 0 a new id (unless sql_mode
+        # has NO_AUTO_VALUE_ON_ZERO) and the object would keep 0; Django
+        # refuses it. Read from the server here, in the owning thread.
+        self._zero_refused = self._auto_pk and not (
+            connection.features.allows_auto_pk_0
+        )
+
+    def _zero_key_error(self, chunk: list[M], position: int, key: Any) -> Exception:
+        reason = (
+            f"0 as the {self.pk_field.name!r} AutoField: the {self.connection.vendor} "
+            "server would store the row under another id (its sql_mode lacks "
+            "NO_AUTO_VALUE_ON_ZERO), as Django's bulk_create refuses too; leave "
+            "the key unset"
+        )
+        return input_error(
+            self.model,
+            reason,
+            field=self.pk_field.name,
+            row=chunk_offset(chunk) + position + 1,
+            value=key,
+        )
 
     def prepare(self, chunk: list[M]) -> _Prepared[M]:
         """Check ``chunk`` and compile its INSERT statements; no query is run."""
@@ -163,10 +191,14 @@ class InsertPlan[M: Model](ChunkChecks):
         # parent created earlier in the same call), or raises if the related
         # object is still unsaved.
         self._related_ids.prepare(chunk, "bulk_create", row_finder(chunk, chunk))
-        for obj in chunk:
-            if self._auto_pk and getattr(obj, pk_attname) is None:
-                without_pk.append(obj)
-                continue
+        for position, obj in enumerate(chunk):
+            if self._auto_pk:
+                key = getattr(obj, pk_attname)
+                if key is None:
+                    without_pk.append(obj)
+                    continue
+                if self._zero_refused and key == 0:
+                    raise self._zero_key_error(chunk, position, key)
             if isinstance(obj.pk, DatabaseDefault):
                 without_pk.append(obj)
                 continue

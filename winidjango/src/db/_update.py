@@ -13,7 +13,7 @@ left out, across chunks too.
 """
 
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
@@ -175,13 +175,28 @@ class UpdatePlan[M: Model](SavedChunkChecks):
                 tables = [own_rows]
             else:
                 keys = [row[0] for row in self._key_converter.rows(chunk, row_of)]
-                tables = [[(key, *row) for key, row in zip(keys, own_rows, strict=True)]]
+                tables = [
+                    [(key, *row) for key, row in zip(keys, own_rows, strict=True)]
+                ]
             for part in self.parts[1:]:
                 values = part.converter.rows(chunk, row_of)
                 tables.append(
                     [(key, *row) for key, row in zip(keys, values, strict=True)]
                 )
-        except SqlExpressionFound:
+        except SqlExpressionFound as found:
+            if found.field is not None and found.field.primary_key:
+                reason = (
+                    "an expression as the primary key: a bulk update finds its "
+                    "rows by their key values"
+                )
+                raise input_error(
+                    self.model,
+                    reason,
+                    field=found.field.name,
+                    row=row_of(found.position),
+                    value=found.value,
+                    type_error=True,
+                ) from None
             return self._for_django(chunk)
         return PreparedUpdate(
             [

@@ -134,8 +134,7 @@ def check_instances(
     for row, obj in enumerate(objs, start=offset + 1):
         if type(obj) in bad_classes:
             reason = (
-                f"{obj!r} ({type(obj).__name__}) is not an instance of "
-                f"{model.__name__}"
+                f"{obj!r} ({type(obj).__name__}) is not an instance of {model.__name__}"
             )
             raise input_error(
                 model, reason, row=row, value=obj, type_error=True, show_value=False
@@ -178,9 +177,7 @@ class ChunkChecks:
         offset = chunk_offset(chunk)
         check_instances(self.model, chunk, offset=offset)
         if self.requires_saved:
-            check_saved(
-                chunk, self.requires_saved, offset=offset, model=self.model
-            )
+            check_saved(chunk, self.requires_saved, offset=offset, model=self.model)
 
     def check_up_front(self, bulk: Sequence[Model]) -> None:
         """Check a whole list before the first write."""
@@ -232,9 +229,7 @@ class SavedChunkChecks(ChunkChecks):
                 check_instances(self.model, chunk, offset=offset)
             self._known_classes |= unknown
         if self.requires_saved and None in map(self._key_of, chunk):
-            check_saved(
-                chunk, self.requires_saved, offset=offset, model=self.model
-            )
+            check_saved(chunk, self.requires_saved, offset=offset, model=self.model)
 
 
 def resolve_update_fields(
@@ -291,6 +286,4 @@ def _is_parent_key(meta: Any, field: Any) -> bool:
 
     Django's ``bulk_update`` refuses every table's key, not only the model's.
     """
-    return any(
-        field is get_model_meta(parent).pk for parent in meta.all_parents
-    )
+    return any(field is get_model_meta(parent).pk for parent in meta.all_parents)

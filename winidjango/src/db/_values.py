@@ -118,18 +118,14 @@ def _keeps_none(field: Any, connection: BaseDatabaseWrapper) -> bool:
     """Whether Django's ``get_db_prep_save`` turns ``None`` into ``None``."""
     try:
         return field.get_db_prep_save(None, connection) is None
-    except Exception:  # noqa: BLE001 (any failure: let Django convert each value)
+    except Exception:  # any failure: let Django convert each value
         return False
 
 
 def _points_at_auto_key(field: Any) -> bool:
     """Whether ``field`` is an ``AutoField`` or a key pointing at one."""
-    seen = 0
     while field.is_relation and (field.many_to_one or field.one_to_one):
         field = field.target_field
-        seen += 1
-        if seen > 10:  # noqa: PLR2004 (a cycle of to_field keys)
-            return False
     return isinstance(field, models.AutoField)
 
 
@@ -148,11 +144,13 @@ class _Column:
 
 
 class SqlExpressionFound(Exception):  # noqa: N818 (a signal, not an error)
-    """Object ``position`` of a chunk holds an SQL expression as a value."""
+    """Object ``position`` holds an SQL expression as the value of ``field``."""
 
-    def __init__(self, position: int) -> None:
+    def __init__(self, position: int, field: Any = None, value: Any = None) -> None:
         super().__init__(position)
         self.position = position
+        self.field = field
+        self.value = value
 
 
 class RowConverter:
@@ -263,7 +261,7 @@ class RowConverter:
             else:
                 value = getattr(obj, spec.attname)
             if hasattr(value, "resolve_expression"):
-                raise SqlExpressionFound(index)
+                raise SqlExpressionFound(index, field, value)
             return field.get_db_prep_save(value, self.connection)
         except (ValueError, TypeError, ValidationError) as error:
             row = row_of(index) if row_of is not None else index + 1
