@@ -25,7 +25,13 @@ from django.db.models import Model
 from winidjango.src.db._backends import get_writer
 from winidjango.src.db._backends.base import Statement
 from winidjango.src.db._related import RelatedIds
-from winidjango.src.db._validation import SavedChunkChecks, input_error, row_finder
+from winidjango.src.db._validation import (
+    OffsetChunk,
+    SavedChunkChecks,
+    chunk_offset,
+    input_error,
+    row_finder,
+)
 from winidjango.src.db._values import RowConverter, SqlExpressionFound
 from winidjango.src.db.fields import get_model_meta
 
@@ -124,7 +130,6 @@ class UpdatePlan[M: Model](SavedChunkChecks):
         self._auto_now = [f for f in fields if getattr(f, "auto_now", False)]
         # Keys already written by this call: a later copy of a row is dropped.
         self._seen: set[Any] = set()
-        self.rows_per_statement = min(part.rows_per_statement for part in self.parts)
 
     def mark_repeats(self, chunk: list[M]) -> list[M]:
         """Drop objects whose row an earlier object of the call already updates.
@@ -154,16 +159,17 @@ class UpdatePlan[M: Model](SavedChunkChecks):
                 seen.add(key)
         if not repeats:
             return chunk
-        kept = [obj for position, obj in enumerate(chunk) if position not in repeats]
+        kept = OffsetChunk(
+            obj for position, obj in enumerate(chunk) if position not in repeats
+        )
         # Row numbers of errors still count the dropped copies.
-        kept_chunk: Any = type(chunk)(kept)
-        kept_chunk.__dict__.update(getattr(chunk, "__dict__", {}))
-        kept_chunk.original = chunk
-        return kept_chunk  # type: ignore[no-any-return]
+        kept.offset = chunk_offset(chunk)
+        kept.original = chunk
+        return kept
 
     def prepare(self, chunk: list[M]) -> PreparedUpdate[M]:
         """Check ``chunk``, convert its values and build the UPDATE statements."""
-        original: list[M] = getattr(chunk, "original", chunk)
+        original: list[M] = getattr(chunk, "original", None) or chunk
         self.check_chunk(original)
         self._refuse_deferred_in(chunk, original)
         row_of = row_finder(original, chunk)

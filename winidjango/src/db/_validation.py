@@ -76,6 +76,8 @@ class OffsetChunk[T](list[T]):
     """
 
     offset: int = 0
+    #: The chunk as read, when this one leaves some of its objects out.
+    original: "list[T] | None" = None
 
 
 def check_step(step: object) -> int:
