@@ -12,6 +12,7 @@
 """
 
 import uuid
+from typing import Any
 
 from django.db import models
 
@@ -149,3 +150,173 @@ class Ticket(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+# --- Values: every field type, for the differential tests ------------------
+# (tests/test_src/test_db/test_differential.py writes the same objects with
+# Django's bulk_create/bulk_update and with winidjango, then compares the raw
+# rows.)
+
+
+class NoneMeansUnknownField(models.CharField):  # type: ignore[type-arg]
+    """Stores ``None`` as the text "unknown": overrides ``get_prep_value``."""
+
+    def get_prep_value(self, value: Any) -> Any:
+        if value is None:
+            return "unknown"
+        return super().get_prep_value(value)
+
+
+class TimesTenField(models.IntegerField):  # type: ignore[type-arg]
+    """Stores ten times the value, None as -1: overrides ``get_db_prep_save``."""
+
+    def get_db_prep_save(self, value: Any, connection: Any) -> Any:
+        if hasattr(value, "as_sql"):
+            # An expression (Django's bulk_update passes its CASE here).
+            return value
+        if value is None:
+            return -1
+        return super().get_db_prep_save(value * 10, connection)
+
+
+class ShoutingField(models.CharField):  # type: ignore[type-arg]
+    """Upper-cases on save, "SILENCE" for None: overrides ``pre_save``."""
+
+    def pre_save(self, model_instance: Any, add: bool) -> Any:
+        value = getattr(model_instance, self.attname)
+        return "SILENCE" if value is None else str(value).upper()
+
+
+class ReversedOnReadField(models.CharField):  # type: ignore[type-arg]
+    """Reads values back reversed: overrides ``from_db_value`` only."""
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
+        return None if value is None else value[::-1]
+
+
+class _BlankForNone:
+    """A descriptor that reads None as "blank"."""
+
+    def __init__(self, field: Any) -> None:
+        self.field = field
+
+    def __get__(self, instance: Any, owner: Any = None) -> Any:
+        if instance is None:
+            return self
+        value = instance.__dict__.get(self.field.attname)
+        return "blank" if value is None else value
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        instance.__dict__[self.field.attname] = value
+
+
+class BlankDescriptorField(models.CharField):  # type: ignore[type-arg]
+    """A Django-defined conversion behind a custom attribute descriptor."""
+
+    descriptor_class = _BlankForNone
+
+
+def default_label() -> str:
+    return "from a callable"
+
+
+class CodeTarget(models.Model):
+    """A target of a foreign key by a unique non-key column."""
+
+    code = models.CharField(max_length=10, unique=True)
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class Everything(models.Model):
+    """One field of each kind, nullable where it can be."""
+
+    char = models.CharField(max_length=50, null=True)  # noqa: DJ001 (None is under test)
+    text = models.TextField(null=True)  # noqa: DJ001 (None is under test)
+    integer = models.IntegerField(null=True)
+    big = models.BigIntegerField(null=True)
+    small = models.SmallIntegerField(null=True)
+    positive = models.PositiveIntegerField(null=True)
+    real = models.FloatField(null=True)
+    amount = models.DecimalField(max_digits=10, decimal_places=3, null=True)
+    flag = models.BooleanField(null=True)
+    strict_flag = models.BooleanField(default=False)
+    day = models.DateField(null=True)
+    moment = models.DateTimeField(null=True)
+    clock = models.TimeField(null=True)
+    span = models.DurationField(null=True)
+    uid = models.UUIDField(null=True)
+    data = models.JSONField(null=True)
+    raw = models.BinaryField(null=True)
+    email = models.EmailField(null=True)  # noqa: DJ001 (None is under test)
+    slug = models.SlugField(null=True)  # noqa: DJ001 (None is under test)
+    url = models.URLField(null=True)  # noqa: DJ001 (None is under test)
+    ip = models.GenericIPAddressField(null=True)
+    upload = models.FileField(null=True, upload_to="uploads")
+    strict_upload = models.FileField(upload_to="uploads", blank=True)
+    touched = models.DateTimeField(auto_now=True, null=True)
+    touched_strict = models.DateTimeField(auto_now=True)
+    made = models.DateTimeField(auto_now_add=True, null=True)
+    made_strict = models.DateTimeField(auto_now_add=True)
+    label = models.CharField(max_length=50, default=default_label)
+    unknown = NoneMeansUnknownField(max_length=20, null=True)
+    tenfold = TimesTenField(null=True)
+    shouted = ShoutingField(max_length=20, null=True)
+    mirrored = ReversedOnReadField(max_length=20, null=True)
+    described = BlankDescriptorField(max_length=20, null=True)
+    # No reverse accessor: Author's field list is under test elsewhere.
+    author = models.ForeignKey(
+        Author, on_delete=models.CASCADE, null=True, related_name="+"
+    )
+    target = models.ForeignKey(
+        CodeTarget, on_delete=models.CASCADE, to_field="code", null=True
+    )
+
+    def __str__(self) -> str:
+        return f"Everything {self.pk}"
+
+
+class Seeded(models.Model):
+    """A ``db_default``: the database returns it, so inserts take Django's path."""
+
+    name = models.CharField(max_length=20, null=True)  # noqa: DJ001 (None is under test)
+    seeded = models.IntegerField(db_default=7, null=True)
+    seeded_strict = models.IntegerField(db_default=8)
+
+    def __str__(self) -> str:
+        return f"Seeded {self.pk}"
+
+
+class OnlyKey(models.Model):
+    """A model whose only field is its automatic key."""
+
+    def __str__(self) -> str:
+        return f"OnlyKey {self.pk}"
+
+
+class Counter(models.Model):
+    """Values for update expressions."""
+
+    name = models.CharField(max_length=50)
+    n = models.IntegerField(null=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Shop(models.Model):
+    """A multi-table parent with its own auto_now field."""
+
+    name = models.CharField(max_length=50)
+    visits = models.IntegerField(default=0)
+    changed = models.DateTimeField(auto_now=True, null=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Bakery(Shop):
+    """A multi-table child: ``name`` and ``visits`` live in Shop's table."""
+
+    loaves = models.IntegerField(default=0)

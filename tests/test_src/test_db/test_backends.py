@@ -166,10 +166,10 @@ def test_delete_rows_refuses_unsaved_and_foreign_objects_before_deleting(
     alias: str,
 ) -> None:
     authors = Author.objects.bulk_create([Author(name=f"a{i}") for i in range(5)])
-    with pytest.raises(ValueError, match="object 5 of the bulk"):
+    with pytest.raises(ValueError, match="Author, row 6: "):
         bulk_delete_in_steps(Author, [*authors, Author(name="new")], step=2)
     mixed: list[Any] = [*authors[:2], Country(code="x")]
-    with pytest.raises(TypeError, match="object 2 of the bulk"):
+    with pytest.raises(TypeError, match="Author, row 3: "):
         bulk_delete_in_steps(Author, mixed, step=2)
     assert len(_names()) == 5
 

@@ -19,8 +19,14 @@ from django.db.models.sql.compiler import SQLInsertCompiler
 
 from winidjango.src.db._backends import get_writer
 from winidjango.src.db._related import RelatedIds
-from winidjango.src.db._validation import ChunkChecks
+from winidjango.src.db._validation import (
+    ChunkChecks,
+    chunk_offset,
+    input_error,
+    row_finder,
+)
 from winidjango.src.db._values import RowConverter, SqlExpressionFound
+from winidjango.src.db.exceptions import BulkInputError
 from winidjango.src.db.fields import get_model_meta
 
 
@@ -110,12 +116,13 @@ class InsertPlan[M: Model](ChunkChecks):
         ):
             message = (
                 f"{model.__name__} uses multi-table inheritance; its rows span "
-                "several tables and cannot be bulk created"
+                "several tables and cannot be bulk created (Django's bulk_create "
+                "refuses it too)"
             )
-            raise ValueError(message)
+            raise BulkInputError(message, model=model)
         if meta.order_with_respect_to is not None:
             message = f"{model.__name__} uses order_with_respect_to, not supported"
-            raise ValueError(message)
+            raise BulkInputError(message, model=model)
         self.model = model
         self.connection = connection
         self.alias = alias
@@ -144,13 +151,34 @@ class InsertPlan[M: Model](ChunkChecks):
         # The fast path writes plain values itself; anything the database
         # must send back besides the key goes through Django's compiler.
         self.fast = all(field is meta.pk for field in meta.db_returning_fields)
-        self._convert_with_pk = RowConverter(self.fields, connection, add=True)
+        self._convert_with_pk = RowConverter(model, self.fields, connection, add=True)
         self._convert_without_pk = RowConverter(
-            self.fields_without_pk, connection, add=True
+            model, self.fields_without_pk, connection, add=True
         )
         self._related_ids = RelatedIds(model)
         # AutoField's metaclass makes BigAutoField and SmallAutoField count.
         self._auto_pk = isinstance(meta.pk, AutoField)
+        # MySQL/MariaDB give a row written with id 0 a new id (unless sql_mode
+        # has NO_AUTO_VALUE_ON_ZERO) and the object would keep 0; Django
+        # refuses it. Read from the server here, in the owning thread.
+        self._zero_refused = self._auto_pk and not (
+            connection.features.allows_auto_pk_0
+        )
+
+    def _zero_key_error(self, chunk: list[M], position: int, key: Any) -> Exception:
+        reason = (
+            f"0 as the {self.pk_field.name!r} AutoField: the {self.connection.vendor} "
+            "server would store the row under another id (its sql_mode lacks "
+            "NO_AUTO_VALUE_ON_ZERO), as Django's bulk_create refuses too; leave "
+            "the key unset"
+        )
+        return input_error(
+            self.model,
+            reason,
+            field=self.pk_field.name,
+            row=chunk_offset(chunk) + position + 1,
+            value=key,
+        )
 
     def prepare(self, chunk: list[M]) -> _Prepared[M]:
         """Check ``chunk`` and compile its INSERT statements; no query is run."""
@@ -162,11 +190,15 @@ class InsertPlan[M: Model](ChunkChecks):
         # Copies the id of a related object saved since it was assigned (a
         # parent created earlier in the same call), or raises if the related
         # object is still unsaved.
-        self._related_ids.prepare(chunk, "bulk_create")
-        for obj in chunk:
-            if self._auto_pk and getattr(obj, pk_attname) is None:
-                without_pk.append(obj)
-                continue
+        self._related_ids.prepare(chunk, "bulk_create", row_finder(chunk, chunk))
+        for position, obj in enumerate(chunk):
+            if self._auto_pk:
+                key = getattr(obj, pk_attname)
+                if key is None:
+                    without_pk.append(obj)
+                    continue
+                if self._zero_refused and key == 0:
+                    raise self._zero_key_error(chunk, position, key)
             if isinstance(obj.pk, DatabaseDefault):
                 without_pk.append(obj)
                 continue
@@ -181,9 +213,11 @@ class InsertPlan[M: Model](ChunkChecks):
                 "bulk created with their keys; set the primary keys yourself"
             )
             raise NotSupportedError(message)
-        if self.fast:
+        # A model whose only column is its generated key has no values to
+        # send: Django's compiler writes its DEFAULT VALUES rows.
+        if self.fast and (self.fields_without_pk or not without_pk):
             rows_batches = [
-                self._rows(objs, fields, converter, assigns_keys)
+                self._rows(chunk, objs, fields, converter, assigns_keys)
                 for objs, fields, converter, assigns_keys in (
                     (with_pk, self.fields, self._convert_with_pk, False),
                     (
@@ -209,6 +243,7 @@ class InsertPlan[M: Model](ChunkChecks):
 
     def _rows(
         self,
+        chunk: list[M],
         objs: list[Model],
         fields: list[Any],
         converter: RowConverter,
@@ -216,7 +251,7 @@ class InsertPlan[M: Model](ChunkChecks):
     ) -> _RowsBatch | None:
         """Database values of ``objs``; None if one needs SQL (an expression)."""
         try:
-            rows = converter.rows(objs)
+            rows = converter.rows(objs, row_finder(chunk, objs))
         except SqlExpressionFound:
             return None  # Django's compiler turns the expression into SQL
         columns = [field.column for field in fields]

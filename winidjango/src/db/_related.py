@@ -9,12 +9,13 @@ field cache directly, and leaves every other kind of relation (one-to-one,
 multi-column, generic, custom descriptors) to Django's own method.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.db import models
 from django.db.models import Model
 
+from winidjango.src.db._validation import input_error
 from winidjango.src.db.fields import get_model_meta
 
 
@@ -38,6 +39,7 @@ class RelatedIds:
         ``fields`` argument of Django's method does.
         """
         meta = get_model_meta(model)
+        self.model = model
         self._fields = None if fields is None else list(fields)
         wanted = [
             field
@@ -47,38 +49,69 @@ class RelatedIds:
         self._plain = [field for field in wanted if _is_plain_foreign_key(field)]
         self._needs_django = len(self._plain) < len(wanted)
 
-    def prepare(self, objs: Sequence[Model], operation_name: str) -> None:
+    def prepare(
+        self,
+        objs: Sequence[Model],
+        operation_name: str,
+        row_of: Callable[[int], int] | None = None,
+    ) -> None:
         """Copy the id of each related object saved since it was assigned.
 
-        Raises ``ValueError`` for a related object that is still unsaved, with
-        Django's message, as Django's ``bulk_create`` does.
+        Raises :class:`~winidjango.src.db.exceptions.BulkInputError` (a
+        ``ValueError``, with Django's message) for a related object that is
+        still unsaved, as Django's ``bulk_create`` refuses it. ``row_of(i)``
+        is the 1-based bulk row of ``objs[i]`` (default ``i + 1``).
         """
         for field in self._plain:
-            self._prepare_field(field, objs, operation_name)
+            self._prepare_field(field, objs, operation_name, row_of)
         if self._needs_django:
-            for obj in objs:
-                obj._prepare_related_fields_for_save(  # type: ignore[attr-defined]
-                    operation_name=operation_name, fields=self._fields
-                )
+            for index, obj in enumerate(objs):
+                try:
+                    obj._prepare_related_fields_for_save(  # type: ignore[attr-defined]
+                        operation_name=operation_name, fields=self._fields
+                    )
+                except ValueError as error:
+                    if "unsaved related object" not in str(error):
+                        raise
+                    raise self._unsaved_error(
+                        str(error), None, index, row_of, None
+                    ) from error
+
+    def _unsaved_error(
+        self,
+        reason: str,
+        field: str | None,
+        index: int,
+        row_of: Callable[[int], int] | None,
+        related: Any,
+    ) -> Exception:
+        row = row_of(index) if row_of is not None else index + 1
+        return input_error(
+            self.model, reason, field=field, row=row, value=related, show_value=False
+        )
 
     def _prepare_field(
-        self, field: Any, objs: Sequence[Model], operation_name: str
+        self,
+        field: Any,
+        objs: Sequence[Model],
+        operation_name: str,
+        row_of: Callable[[int], int] | None,
     ) -> None:
         cache_name = field.cache_name
         attname = field.attname
         target_attname = field.target_field.attname
         empty_values = field.empty_values
-        for obj in objs:
+        for index, obj in enumerate(objs):
             cache = obj._state.fields_cache
             related = cache.get(cache_name)
             if not related:
                 continue  # nothing assigned (or None): nothing to copy
             if not related._is_pk_set():
-                message = (
+                reason = (
                     f"{operation_name}() prohibited to prevent data loss due to "
                     f"unsaved related object '{field.name}'."
                 )
-                raise ValueError(message)
+                raise self._unsaved_error(reason, field.name, index, row_of, related)
             state = obj.__dict__
             if attname not in state:
                 # A deferred id: Django's method loads it as it sees fit.

@@ -7,7 +7,77 @@ from typing import Any
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Model
 
+from winidjango.src.db.exceptions import BulkInputError, BulkInputTypeError
 from winidjango.src.db.fields import get_model_meta
+
+_NO_VALUE: Any = object()
+
+
+def input_error(
+    model: type[Model],
+    reason: str,
+    *,
+    field: str | None = None,
+    row: int | None = None,
+    value: Any = _NO_VALUE,
+    type_error: bool = False,
+    show_value: bool = True,
+) -> BulkInputError:
+    """A :class:`BulkInputError` whose message names model, field, row and value.
+
+    ``row`` is 1-based. ``type_error`` makes it a :class:`BulkInputTypeError`,
+    for refusals that were always ``TypeError`` (wrong class, expression).
+    """
+    where = model.__name__ + (f".{field}" if field else "")
+    if row is not None:
+        where += f", row {row}"
+    shown = "" if value is _NO_VALUE or not show_value else f" (value {value!r})"
+    message = f"{where}: {reason}{shown}"
+    error_class = BulkInputTypeError if type_error else BulkInputError
+    return error_class(
+        message,
+        model=model,
+        field=field,
+        row=row,
+        value=None if value is _NO_VALUE else value,
+        reason=reason,
+    )
+
+
+def chunk_offset(chunk: Sequence[Any]) -> int:
+    """How many objects of the bulk came before ``chunk`` (0 if unknown)."""
+    return getattr(chunk, "offset", 0)
+
+
+def row_finder(chunk: Sequence[Any], objs: Sequence[Any]) -> Callable[[int], int]:
+    """``row_of(index)``: the 1-based bulk row of ``objs[index]``, in ``chunk``.
+
+    ``objs`` is part of ``chunk`` (the objects with a preset key, the first
+    copies of each row). Only called to word an error, so a linear search is
+    fine.
+    """
+    offset = chunk_offset(chunk)
+
+    def row_of(index: int) -> int:
+        target = objs[index]
+        for position, obj in enumerate(chunk):
+            if obj is target:
+                return offset + position + 1
+        return offset + index + 1
+
+    return row_of
+
+
+class OffsetChunk[T](list[T]):
+    """A chunk that knows how many objects of its bulk came before it.
+
+    Lets a check that runs on one chunk report 1-based row numbers of the
+    whole bulk, not of the chunk.
+    """
+
+    offset: int = 0
+    #: The chunk as read, when this one leaves some of its objects out.
+    original: "list[T] | None" = None
 
 
 def check_step(step: object) -> int:
@@ -63,24 +133,31 @@ def check_instances(
     }
     if not bad_classes:
         return
-    for position, obj in enumerate(objs, start=offset):
+    for row, obj in enumerate(objs, start=offset + 1):
         if type(obj) in bad_classes:
-            message = (
-                f"object {position} of the bulk is {obj!r} ({type(obj).__name__}), "
-                f"not an instance of {model.__name__}"
+            reason = (
+                f"{obj!r} ({type(obj).__name__}) is not an instance of {model.__name__}"
             )
-            raise TypeError(message)
+            raise input_error(
+                model, reason, row=row, value=obj, type_error=True, show_value=False
+            )
 
 
-def check_saved(objs: Iterable[Model], operation: str, *, offset: int = 0) -> None:
+def check_saved(
+    objs: Iterable[Model],
+    operation: str,
+    *,
+    offset: int = 0,
+    model: type[Model] | None = None,
+) -> None:
     """Refuse unsaved objects for operations that need rows to exist."""
-    for position, obj in enumerate(objs, start=offset):
+    for row, obj in enumerate(objs, start=offset + 1):
         if obj.pk is None:
-            message = (
-                f"object {position} of the bulk ({obj!r}) has no primary key: "
-                f"unsaved objects cannot be {operation}"
+            model = model if model is not None else type(obj)
+            reason = (
+                f"{obj!r} has no primary key: unsaved objects cannot be {operation}"
             )
-            raise ValueError(message)
+            raise input_error(model, reason, row=row, value=obj, show_value=False)
 
 
 class ChunkChecks:
@@ -99,9 +176,10 @@ class ChunkChecks:
         """Refuse objects of another model, and unsaved ones where that matters."""
         if self.checked_up_front:
             return
-        check_instances(self.model, chunk)
+        offset = chunk_offset(chunk)
+        check_instances(self.model, chunk, offset=offset)
         if self.requires_saved:
-            check_saved(chunk, self.requires_saved)
+            check_saved(chunk, self.requires_saved, offset=offset, model=self.model)
 
     def check_up_front(self, bulk: Sequence[Model]) -> None:
         """Check a whole list before the first write."""
@@ -145,13 +223,15 @@ class SavedChunkChecks(ChunkChecks):
         """Refuse objects of another model, and unsaved ones."""
         if self.checked_up_front:
             return
+        offset = chunk_offset(chunk)
         unknown = set(map(type, chunk)) - self._known_classes
         if unknown:
             if not all(map(self._belongs, unknown)):
-                check_instances(self.model, chunk)  # raises, naming the object
+                # Raises, naming the object.
+                check_instances(self.model, chunk, offset=offset)
             self._known_classes |= unknown
         if self.requires_saved and None in map(self._key_of, chunk):
-            check_saved(chunk, self.requires_saved)
+            check_saved(chunk, self.requires_saved, offset=offset, model=self.model)
 
 
 def resolve_update_fields(
@@ -159,8 +239,11 @@ def resolve_update_fields(
 ) -> list[Any]:
     """Turn field names into concrete, non-pk fields of ``model``, or raise.
 
-    Fields with ``auto_now=True`` (e.g. ``BaseModel.updated_at``) are added,
-    because a ``save()`` would refresh them too.
+    A field inherited from a multi-table parent is allowed: it is written to
+    the parent's table. Fields with ``auto_now=True`` (e.g.
+    ``BaseModel.updated_at``) of the model's own table, and of any parent
+    table an update field lives in, are added, because a ``save()`` would
+    refresh them too.
     """
     if isinstance(update_fields, str):
         message = "update_fields must be a list of field names, not a string"
@@ -168,7 +251,7 @@ def resolve_update_fields(
     names = list(update_fields)
     if not names:
         message = "update_fields must name at least one field"
-        raise ValueError(message)
+        raise BulkInputError(message, model=model)
     meta = get_model_meta(model)
     fields = []
     for name in dict.fromkeys(names):
@@ -176,28 +259,33 @@ def resolve_update_fields(
             field = meta.get_field(name)
         except FieldDoesNotExist:
             message = f"{model.__name__} has no field named {name!r}"
-            raise ValueError(message) from None
+            raise BulkInputError(message, model=model, field=name) from None
         if field.many_to_many or field.one_to_many or not field.concrete:
             message = (
                 f"{model.__name__}.{name} is a many-to-many or reverse relation; "
                 "bulk updates can only set columns of the model's own table"
             )
-            raise ValueError(message)
-        if field.primary_key:
+            raise BulkInputError(message, model=model, field=name)
+        if field.primary_key or _is_parent_key(meta, field):
             message = (
                 f"{model.__name__}.{name} is the primary key and cannot be updated"
             )
-            raise ValueError(message)
-        if field.model is not meta.concrete_model:
-            message = (
-                f"{model.__name__}.{name} lives in the parent table of "
-                f"{field.model.__name__}; update that model instead"
-            )
-            raise ValueError(message)
+            raise BulkInputError(message, model=model, field=name)
         fields.append(field)
+    tables = {meta.concrete_model} | {field.model for field in fields}
     fields += [
         field
-        for field in meta.local_concrete_fields
-        if getattr(field, "auto_now", False) and field not in fields
+        for field in meta.concrete_fields
+        if getattr(field, "auto_now", False)
+        and field not in fields
+        and field.model in tables
     ]
     return fields
+
+
+def _is_parent_key(meta: Any, field: Any) -> bool:
+    """Whether ``field`` is the primary key of a multi-table parent.
+
+    Django's ``bulk_update`` refuses every table's key, not only the model's.
+    """
+    return any(field is get_model_meta(parent).pk for parent in meta.all_parents)

@@ -55,6 +55,7 @@ from winidjango.src.db._pipeline import (
 from winidjango.src.db._update import UpdatePlan
 from winidjango.src.db._validation import (
     ChunkChecks,
+    OffsetChunk,
     check_model,
     check_step,
     check_threads,
@@ -110,10 +111,23 @@ def _checked_call(
 def _validated_chunks[M: Model](
     plan: ChunkChecks, bulk: Iterable[M], step: int
 ) -> Iterator[list[M]]:
-    """Chunks of ``bulk``; a list or tuple is checked in full before the first."""
+    """Chunks of ``bulk``; a list or tuple is checked in full before the first.
+
+    Each chunk knows its offset in the bulk, so that errors found in it give
+    the row number in the bulk.
+    """
     if isinstance(bulk, Sequence):
         plan.check_up_front(bulk)
-    return chunked(bulk, step)
+    return _offset_chunks(bulk, step)
+
+
+def _offset_chunks[M: Model](bulk: Iterable[M], step: int) -> Iterator[list[M]]:
+    offset = 0
+    for objs in chunked(bulk, step):
+        chunk = OffsetChunk(objs)
+        chunk.offset = offset
+        offset += len(objs)
+        yield chunk
 
 
 def _with_progress[C: Sized, P, R](
@@ -246,10 +260,19 @@ def bulk_create_in_steps[M: Model](
         which cannot return keys from a multi-row INSERT, objects without a
         preset primary key raise ``NotSupportedError``.
 
+    Values are converted as Django's ``bulk_create`` converts them
+    (``pre_save``, then ``get_db_prep_save``); only values that chain
+    provably returns unchanged skip it.
+
     Raises:
-        TypeError, ValueError: bad ``step`` or an object of another model,
-            before anything of that chunk is written (and, atomic, with
-            everything rolled back).
+        TypeError, ValueError: bad ``step``.
+        BulkInputTypeError: an object of another model (also a
+            ``TypeError``).
+        BulkInputError: a value the field's conversion refuses, an unsaved
+            related object, a multi-table child model, 0 in an ``AutoField``
+            on MySQL/MariaDB without ``NO_AUTO_VALUE_ON_ZERO``; it names
+            model, field, 1-based row and value. Raised before anything of
+            that chunk is written (and, atomic, with everything rolled back).
         BulkPartialFailureError: ``atomic=False`` and a chunk failed.
 
     Examples:
@@ -486,10 +509,22 @@ def bulk_update_in_steps[M: Model](
     ``bulk_update``. Threads, transactions and ``using`` work as for
     :func:`bulk_create_in_steps`.
 
+    Values are written as Django's ``bulk_update`` writes them (the
+    attribute, then ``get_db_prep_save``). A field inherited from a
+    multi-table parent is written to the parent's table. A chunk holding an
+    SQL expression as a value (``F("pages") + 1``) is written by Django's own
+    ``bulk_update``. The same row twice in one call (two objects with one
+    key, in one chunk or in two): the first copy wins, as in Django's
+    ``bulk_update``; the later copies are left out.
+
     Raises:
-        ValueError: ``update_fields`` empty, unknown, the primary key, a
-            many-to-many or reverse relation; an unsaved object; bad ``step``.
-        TypeError: an object of another model, or an expression as a value.
+        BulkInputError: ``update_fields`` empty, unknown, a primary key, a
+            many-to-many or reverse relation; an unsaved object; an update
+            field deferred and not set; a value the field refuses. It names
+            model, field, 1-based row and value. Also a ``ValueError``.
+        BulkInputTypeError: an object of another model, or an expression as
+            an object's key. Also a ``TypeError``.
+        TypeError, ValueError: bad ``step``.
 
     Examples:
         >>> for author in authors:
@@ -501,7 +536,8 @@ def bulk_update_in_steps[M: Model](
     fields = resolve_update_fields(model, update_fields)
     connection = connections[alias]
     plan = UpdatePlan(model, fields, connection, alias, step)
-    chunks = _validated_chunks(plan, bulk, step)
+    # Read in input order in this thread: the first copy of a row wins.
+    chunks = map(plan.mark_repeats, _validated_chunks(plan, bulk, step))
     results = _run(
         model,
         alias,
