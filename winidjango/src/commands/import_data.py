@@ -125,6 +125,9 @@ class ImportDataBaseCommand(ABCBaseCommand):
         "Import data: read it, clean it, build model objects or frames and "
         "bulk-create them."
     )
+    # The whole import is one transaction: bad data found at any step, a
+    # timeout or an interrupt writes nothing.
+    atomic = True
 
     def __init__(
         self,
