@@ -468,9 +468,9 @@ def test_interrupts_wait_while_disarmed_and_restore_handlers() -> None:
         time.sleep(0.01)
         assert interrupts.pending == signal.SIGTERM
         interrupts.armed = True
-        with pytest.raises(CommandInterrupted) as raised:
+        with pytest.raises(CommandInterrupted) as raised:  # noqa: PT012
             os.kill(os.getpid(), signal.SIGTERM)
-            time.sleep(1)
+            time.sleep(1)  # the handler raises at the next bytecode
     assert raised.value.exit_code == 143
     assert signal.getsignal(signal.SIGTERM) is before
     assert exit_code_of(KeyboardInterrupt()) == 130
