@@ -1,12 +1,13 @@
 """Signals that stop a command: its time limit, Ctrl-C and ``SIGTERM``.
 
 :class:`Deadline` is the time limit. In the main thread of a platform with
-``signal.setitimer`` (Linux, macOS), an alarm interrupts the command
-wherever it is, even inside code that never checks the clock. Elsewhere (Windows, or a command started from a worker thread,
-where Python refuses to install signal handlers) the limit is only enforced at
-:meth:`Deadline.check` calls, which winidjango makes between import steps and
-after every chunk written. Either way, Python runs the check between bytecodes,
-so a single long SQL statement finishes before the command stops.
+``signal.setitimer`` (Linux, macOS), an alarm interrupts the command wherever
+it is, even inside code that never checks the clock. Elsewhere (Windows, or a
+command started from a worker thread, where Python refuses to install signal
+handlers) the limit is only enforced at :meth:`Deadline.check` calls, which
+winidjango makes between import steps and after every chunk written. Either
+way, Python runs the check between bytecodes, so a single long SQL statement
+finishes before the command stops.
 
 :class:`Interrupts` turns ``SIGINT`` (Ctrl-C) and ``SIGTERM`` (``kill``,
 a container or service manager stopping the process) into a
