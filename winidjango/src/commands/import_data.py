@@ -44,7 +44,7 @@ from winidjango.src.commands._checks import (
 )
 from winidjango.src.commands._progress import ChunkProgress
 from winidjango.src.commands._report import ImportReport
-from winidjango.src.commands.base.base import ABCBaseCommand
+from winidjango.src.commands.base.base import ABCBaseCommand, hook_errors
 from winidjango.src.db.bulk import (
     bulk_create_bulks_in_steps,
     bulk_create_from_frame,
@@ -232,21 +232,21 @@ class ImportDataBaseCommand(ABCBaseCommand):
         self._full_frames: dict[type[Model], pl.DataFrame] = {}
         if self.delete:
             self._check_delete_match_fields()
-        with self._step("read"):
+        with self._step("read", "handle_import"):
             raw = self._read()
-        with self._step("clean"):
+        with self._step("clean", "clean_data"):
             cleaned = self.clean_data(raw)
-        with self._step("build"):
+        with self._step("build", "get_bulks_by_model"):
             bulks = self._build(cleaned)
         with self._step("check"):
             self._check(bulks)
             self._check_delete_models(bulks)
         for model in bulks:
             self.include_in_transaction(self._alias_for(model))
-        with self._step("write"):
+        with self._step("write", "import_to_db"):
             self._write(bulks)
         if self.delete:
-            with self._step("delete"):
+            with self._step("delete", "delete_stale_rows"):
                 # Frames compare in full: rows already saved are imported too.
                 self.delete_stale_rows({**bulks, **self._full_frames})
         for line in self.report.lines():
@@ -384,11 +384,14 @@ class ImportDataBaseCommand(ABCBaseCommand):
     # -- helpers --------------------------------------------------------------
 
     @contextmanager
-    def _step(self, name: str) -> Iterator[None]:
+    def _step(self, name: str, hook: str | None = None) -> Iterator[None]:
         self.check_timeout()
         self.say(f"step: {name}", level=2)
         started = time.perf_counter()
-        yield
+        # An unexpected error in the step (a subclass's hook included) is
+        # a CommandError naming the step and the hook, chained to it.
+        with hook_errors(name, hook):
+            yield
         self.report.seconds[name] = time.perf_counter() - started
 
     def _read(self) -> pl.DataFrame:
@@ -496,7 +499,8 @@ class ImportDataBaseCommand(ABCBaseCommand):
             message = f"The database refused the data: {kind}: {shown}"
             raise CommandError(message) from error
         except (TypeError, ValueError) as error:
-            message = f"The objects could not be written: {error}"
+            kind = type(error).__name__
+            message = f"The objects could not be written: {kind}: {error}"
             raise CommandError(message) from error
         # The created dict is in dependency order, the order to report in.
         for model in dict.fromkeys([*created, *bulks]):
