@@ -20,14 +20,13 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
-from django.core.management.base import CommandError, OutputWrapper
+from django.core.management.base import CommandError
 from django.db import connections
 
 from tests.testapp.management.commands import probe
 from tests.testapp.management.commands.probe import Command as ProbeCommand
 from tests.testapp.models import Author
 from winidjango.src.commands._options import CommonOptionsMixin, read_common_options
-from winidjango.src.commands._progress import ChunkProgress
 from winidjango.src.commands._timeout import CommandTimeout, Deadline
 from winidjango.src.commands._writes import WriteLog
 from winidjango.src.commands.base.base import ABCBaseCommand
@@ -438,24 +437,6 @@ def test_write_log_counts_rows_per_table(alias: str) -> None:
         "2 rows deleted from testapp_author, 3 rows inserted into testapp_author, "
         "1 row updated in testapp_author"
     )
-
-
-def test_progress_draws_only_on_a_terminal() -> None:
-    terminal = TerminalInput()
-    ChunkProgress(OutputWrapper(terminal), {Author: 4}, enabled=True)(Author, 2)
-    assert terminal.getvalue() == f"\rwriting testapp.Author [{'#' * 15}{'-' * 15}] 2/4"
-    log_file = io.StringIO()
-    quiet = ChunkProgress(OutputWrapper(log_file), {Author: 4}, enabled=True)
-    quiet(Author, 4)
-    quiet.close()
-    assert log_file.getvalue() == ""
-    assert quiet.done == {"testapp.Author": 4}
-    # Without a total there is no bar to fill, only a count.
-    untotalled = TerminalInput()
-    ChunkProgress(OutputWrapper(untotalled), {}, enabled=True, verb="deleting")(
-        Author, 3
-    )
-    assert untotalled.getvalue() == "\rdeleting testapp.Author 3"
 
 
 # -- through manage.py ------------------------------------------------------------

@@ -42,7 +42,7 @@ from winidjango.src.commands._checks import (
     check_column_types,
     check_columns,
 )
-from winidjango.src.commands._progress import ChunkProgress
+from winidjango.src.commands._progress import ChunkProgress, StepProgress
 from winidjango.src.commands._report import ImportReport
 from winidjango.src.commands.base.base import ABCBaseCommand, hook_errors
 from winidjango.src.db.bulk import (
@@ -232,23 +232,32 @@ class ImportDataBaseCommand(ABCBaseCommand):
         self._full_frames: dict[type[Model], pl.DataFrame] = {}
         if self.delete:
             self._check_delete_match_fields()
-        with self._step("read", "handle_import"):
+        with self._step("read", "handle_import") as step:
             raw = self._read()
-        with self._step("clean", "clean_data"):
+            step.rows = raw.height
+        with self._step("clean", "clean_data", total=raw.height) as step:
             cleaned = self.clean_data(raw)
-        with self._step("build", "get_bulks_by_model"):
+            step.rows = raw.height
+        with self._step("build", "get_bulks_by_model", total=cleaned.height) as step:
             bulks = self._build(cleaned)
-        with self._step("check"):
+            step.rows = cleaned.height
+        objects = sum(len(bulk) for bulk in bulks.values())
+        with self._step("check", total=objects) as step:
             self._check(bulks)
             self._check_delete_models(bulks)
+            step.rows = objects
         for model in bulks:
             self.include_in_transaction(self._alias_for(model))
-        with self._step("write", "import_to_db"):
+        with self._step("write", "import_to_db") as step:
             self._write(bulks)
+            step.rows = sum(self.report.created.values())
         if self.delete:
-            with self._step("delete", "delete_stale_rows"):
+            with self._step("delete", "delete_stale_rows") as step:
                 # Frames compare in full: rows already saved are imported too.
                 self.delete_stale_rows({**bulks, **self._full_frames})
+                step.rows = sum(self.report.deleted.values())
+        # The progress lines end here, above the report.
+        self.progress_display.close()
         for line in self.report.lines():
             self.say(line)
 
@@ -384,14 +393,17 @@ class ImportDataBaseCommand(ABCBaseCommand):
     # -- helpers --------------------------------------------------------------
 
     @contextmanager
-    def _step(self, name: str, hook: str | None = None) -> Iterator[None]:
+    def _step(
+        self, name: str, hook: str | None = None, *, total: int | None = None
+    ) -> Iterator[StepProgress]:
         self.check_timeout()
         self.say(f"step: {name}", level=2)
         started = time.perf_counter()
         # An unexpected error in the step (a subclass's hook included) is
-        # a CommandError naming the step and the hook, chained to it.
-        with hook_errors(name, hook):
-            yield
+        # a CommandError naming the step and the hook, chained to it. On a
+        # terminal the step has a progress line; the caller sets its rows.
+        with hook_errors(name, hook), self.progress_display.step(name, total) as step:
+            yield step
         self.report.seconds[name] = time.perf_counter() - started
 
     def _read(self) -> pl.DataFrame:
@@ -480,6 +492,7 @@ class ImportDataBaseCommand(ABCBaseCommand):
             enabled=self.verbosity >= 1,
             verb=verb,
             on_chunk=self.check_timeout,
+            display=self.progress_display,
         )
 
     def _write(self, bulks: _Bulks) -> None:

@@ -25,6 +25,7 @@ from winidjango.src.commands._options import (
     add_common_arguments,
     read_common_options,
 )
+from winidjango.src.commands._progress import ProgressDisplay
 from winidjango.src.commands._timeout import (
     CommandTimeout,
     Deadline,
@@ -149,6 +150,8 @@ class ABCBaseCommand(ABCLoggingMixin, CommonOptionsMixin, BaseCommand):
         self._logged_aliases: set[str] = set()
         self._other_thread_guards: list[tuple[BaseDatabaseWrapper, Any]] = []
         self._thread_id = threading.get_ident()
+        # Draws nothing until a run replaces it (see _run_handle_command).
+        self.progress_display = ProgressDisplay(self.stderr, enabled=False)
 
     # -- the template -----------------------------------------------------
 
@@ -246,7 +249,9 @@ class ABCBaseCommand(ABCLoggingMixin, CommonOptionsMixin, BaseCommand):
             >>> command.say("details", level=2)  # only with -v 2 or more
         """
         if self.verbosity >= level:
-            self.stdout.write(message)
+            # On a terminal, the message goes above the progress lines.
+            with self.progress_display.paused():
+                self.stdout.write(message)
 
     def confirm(self, question: str) -> bool:
         """Ask ``question``; return whether the answer is yes.
@@ -316,6 +321,10 @@ class ABCBaseCommand(ABCLoggingMixin, CommonOptionsMixin, BaseCommand):
         self._thread_id = threading.get_ident()
         self._transaction_aliases = set()
         self._logged_aliases = set()
+        # Steps and chunked writes draw here, on a terminal's stderr.
+        self.progress_display = ProgressDisplay(
+            self.stderr, enabled=self.verbosity >= 1
+        )
         with Interrupts() as interrupts:
             try:
                 self._run_in_transactions(interrupts)
@@ -338,6 +347,13 @@ class ABCBaseCommand(ABCLoggingMixin, CommonOptionsMixin, BaseCommand):
             self._report_dry_run()
 
     def _run_in_transactions(self, interrupts: Interrupts) -> None:
+        try:
+            self._run_in_transactions_drawing(interrupts)
+        finally:
+            # Before any message: the progress lines stay above it.
+            self.progress_display.close()
+
+    def _run_in_transactions_drawing(self, interrupts: Interrupts) -> None:
         interrupts.armed = True
         with ExitStack() as transactions:
             self._transactions = transactions
@@ -427,6 +443,11 @@ class ABCBaseCommand(ABCLoggingMixin, CommonOptionsMixin, BaseCommand):
         return bool(isatty is not None and isatty())
 
     def _ask(self, question: str) -> bool:
+        # A progress display redrawing over the question would hide it.
+        with self.progress_display.paused():
+            return self._ask_until_answered(question)
+
+    def _ask_until_answered(self, question: str) -> bool:
         while True:
             self.stdout.write(f"{question} [y/N] ", ending="")
             self.stdout.flush()
