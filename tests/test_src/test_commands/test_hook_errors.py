@@ -57,6 +57,11 @@ class BuggyWriterTypeError(import_library.Command):
         return len(created, "extra")  # type: ignore[call-arg]
 
 
+class BuggyMatchFields(import_library.Command):
+    def get_delete_match_fields(self) -> Any:
+        return {Author: self.match_fields_from_settings}  # type: ignore[attr-defined]
+
+
 class BuggyDelete(import_library.Command):
     def delete_stale_rows(self, imported: Any) -> None:
         raise RuntimeError("the preview service is down")
@@ -103,6 +108,12 @@ def run(command: Any, alias: str, *args: str) -> None:
             (),
             r"^The objects could not be written: TypeError: len\(\) takes",
             TypeError,
+        ),
+        (
+            BuggyMatchFields,
+            ("--delete", "--yes"),
+            r"^delete step: get_delete_match_fields\(\) failed: AttributeError: ",
+            AttributeError,
         ),
         (
             BuggyDelete,

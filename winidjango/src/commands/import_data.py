@@ -231,7 +231,8 @@ class ImportDataBaseCommand(ABCBaseCommand):
         self.report = ImportReport(dry_run=self.dry_run)
         self._full_frames: dict[type[Model], pl.DataFrame] = {}
         if self.delete:
-            self._check_delete_match_fields()
+            with hook_errors("delete", "get_delete_match_fields"):
+                self._check_delete_match_fields()
         with self._step("read", "handle_import") as step:
             raw = self._read()
             step.rows = raw.height
