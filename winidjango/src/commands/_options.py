@@ -57,9 +57,9 @@ def positive_float(text: str) -> float:
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the options shared by all winidjango commands on ``parser``.
 
-    Each option is accepted as the winidjango README spells it
-    (``--dry_run``) and as Django spells its own options (``--dry-run``); both
-    store into the same destination.
+    Each option is accepted as Django spells its own options (``--dry-run``,
+    shown first in ``--help``) and as the winidjango README spells it
+    (``--dry_run``); both store into the same destination.
 
     Examples:
         >>> parser = argparse.ArgumentParser()
@@ -69,13 +69,14 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     """
     group = parser.add_argument_group("options common to winidjango commands")
     group.add_argument(
-        "--dry_run",
         "--dry-run",
+        "--dry_run",
         dest="dry_run",
         action="store_true",
         help=(
-            "Run for real inside a transaction that is rolled back at the end, "
-            "then report what would have been written."
+            "Run for real inside a transaction on every database the command "
+            "uses, roll it back at the end and report what would have been "
+            "written; statements a rollback cannot undo are refused."
         ),
     )
     group.add_argument(
@@ -100,12 +101,12 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help=(
             "Stop with an error after this many seconds and roll back the "
-            "command's database writes."
+            "command's transaction, if it has one."
         ),
     )
     group.add_argument(
-        "--batch_size",
         "--batch-size",
+        "--batch_size",
         dest="batch_size",
         type=positive_int,
         default=DEFAULT_BATCH_SIZE,

@@ -1,12 +1,21 @@
-"""A time limit for a command, enforced by a signal where possible.
+"""Signals that stop a command: its time limit, Ctrl-C and ``SIGTERM``.
 
-In the main thread of a platform with ``signal.setitimer`` (Linux, macOS), an
-alarm interrupts the command wherever it is, even inside code that never checks
-the clock. Elsewhere (Windows, or a command started from a worker thread,
-where Python refuses to install signal handlers) the limit is only enforced at
-:meth:`Deadline.check` calls, which winidjango makes between import steps and
-after every chunk written. Either way, Python runs the check between bytecodes,
-so a single long SQL statement finishes before the command stops.
+:class:`Deadline` is the time limit. In the main thread of a platform with
+``signal.setitimer`` (Linux, macOS), an alarm interrupts the command wherever
+it is, even inside code that never checks the clock. Elsewhere (Windows, or a
+command started from a worker thread, where Python refuses to install signal
+handlers) the limit is only enforced at :meth:`Deadline.check` calls, which
+winidjango makes between import steps and after every chunk written. Either
+way, Python runs the check between bytecodes, so a single long SQL statement
+finishes before the command stops.
+
+:class:`Interrupts` turns ``SIGINT`` (Ctrl-C) and ``SIGTERM`` (``kill``,
+a container or service manager stopping the process) into a
+:class:`CommandInterrupted` exception in the main thread, so that the
+command's transaction is rolled back on the way out, as it is for any error.
+Without it ``SIGTERM`` would end the process on the spot: the database then
+rolls back the open transaction when the connection drops, but the command
+has no chance to say so.
 """
 
 import signal
@@ -109,3 +118,98 @@ class Deadline:
         if self._armed:
             self._armed = False
             raise CommandTimeout(self.seconds)
+
+
+class CommandInterrupted(KeyboardInterrupt):
+    """The command got ``SIGINT`` or ``SIGTERM`` while it ran.
+
+    A ``KeyboardInterrupt``, so that code which already cleans up after
+    Ctrl-C does the same after ``SIGTERM``; like it, no ``except Exception``
+    catches it.
+
+    Examples:
+        >>> CommandInterrupted(signal.SIGTERM).exit_code
+        143
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        """The shell's exit status for a process stopped by this signal."""
+        return 128 + self.signum
+
+
+def exit_code_of(interrupt: KeyboardInterrupt) -> int:
+    """130 for Ctrl-C (or a ``KeyboardInterrupt`` raised otherwise), 143 for TERM.
+
+    Examples:
+        >>> exit_code_of(KeyboardInterrupt())
+        130
+    """
+    if isinstance(interrupt, CommandInterrupted):
+        return interrupt.exit_code
+    return 128 + signal.SIGINT
+
+
+class Interrupts:
+    """Raise :class:`CommandInterrupted` on ``SIGINT``/``SIGTERM`` while armed.
+
+    Entering the block installs the handlers (main thread only: elsewhere
+    Python refuses them, and Ctrl-C reaches the main thread anyway);
+    leaving it puts back the handlers that were there before. A signal that
+    was ignored before (``SIG_IGN``, e.g. Ctrl-C for a job started in the
+    background) stays ignored.
+
+    Only while :attr:`armed` is true does a signal raise. The command
+    disarms it before its transaction commits and while it rolls back: a
+    signal then is remembered in :attr:`pending` instead, so that a commit
+    or a rollback is never cut in half.
+
+    Examples:
+        >>> with Interrupts() as interrupts:
+        ...     interrupts.armed = True
+        ...     interrupts.armed = False
+        >>> interrupts.pending is None
+        True
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.armed = False
+        self.pending: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> Self:
+        self.pending = None
+        if threading.current_thread() is not threading.main_thread():
+            return self
+        for signum in self.SIGNALS:
+            previous = signal.getsignal(signum)
+            if previous is signal.SIG_IGN:
+                continue
+            self._previous[signum] = signal.signal(signum, self._on_signal)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.armed = False
+        for signum, previous in self._previous.items():
+            # None: the old handler was not installed from Python.
+            signal.signal(signum, signal.SIG_DFL if previous is None else previous)
+        self._previous = {}
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        if not self.armed:
+            self.pending = signum
+            return
+        # Disarmed at once: a second Ctrl-C must not cut the rollback short.
+        self.armed = False
+        raise CommandInterrupted(signum)

@@ -42,9 +42,9 @@ from winidjango.src.commands._checks import (
     check_column_types,
     check_columns,
 )
-from winidjango.src.commands._progress import ChunkProgress
+from winidjango.src.commands._progress import ChunkProgress, StepProgress
 from winidjango.src.commands._report import ImportReport
-from winidjango.src.commands.base.base import ABCBaseCommand
+from winidjango.src.commands.base.base import ABCBaseCommand, hook_errors
 from winidjango.src.db.bulk import (
     bulk_create_bulks_in_steps,
     bulk_create_from_frame,
@@ -125,6 +125,9 @@ class ImportDataBaseCommand(ABCBaseCommand):
         "Import data: read it, clean it, build model objects or frames and "
         "bulk-create them."
     )
+    # The whole import is one transaction: bad data found at any step, a
+    # timeout or an interrupt writes nothing.
+    atomic = True
 
     def __init__(
         self,
@@ -228,24 +231,34 @@ class ImportDataBaseCommand(ABCBaseCommand):
         self.report = ImportReport(dry_run=self.dry_run)
         self._full_frames: dict[type[Model], pl.DataFrame] = {}
         if self.delete:
-            self._check_delete_match_fields()
-        with self._step("read"):
+            with hook_errors("delete", "get_delete_match_fields"):
+                self._check_delete_match_fields()
+        with self._step("read", "handle_import") as step:
             raw = self._read()
-        with self._step("clean"):
+            step.rows = raw.height
+        with self._step("clean", "clean_data", total=raw.height) as step:
             cleaned = self.clean_data(raw)
-        with self._step("build"):
+            step.rows = raw.height
+        with self._step("build", "get_bulks_by_model", total=cleaned.height) as step:
             bulks = self._build(cleaned)
-        with self._step("check"):
+            step.rows = cleaned.height
+        objects = sum(len(bulk) for bulk in bulks.values())
+        with self._step("check", total=objects) as step:
             self._check(bulks)
             self._check_delete_models(bulks)
+            step.rows = objects
         for model in bulks:
             self.include_in_transaction(self._alias_for(model))
-        with self._step("write"):
+        with self._step("write", "import_to_db") as step:
             self._write(bulks)
+            step.rows = sum(self.report.created.values())
         if self.delete:
-            with self._step("delete"):
+            with self._step("delete", "delete_stale_rows") as step:
                 # Frames compare in full: rows already saved are imported too.
                 self.delete_stale_rows({**bulks, **self._full_frames})
+                step.rows = sum(self.report.deleted.values())
+        # The progress lines end here, above the report.
+        self.progress_display.close()
         for line in self.report.lines():
             self.say(line)
 
@@ -381,11 +394,17 @@ class ImportDataBaseCommand(ABCBaseCommand):
     # -- helpers --------------------------------------------------------------
 
     @contextmanager
-    def _step(self, name: str) -> Iterator[None]:
+    def _step(
+        self, name: str, hook: str | None = None, *, total: int | None = None
+    ) -> Iterator[StepProgress]:
         self.check_timeout()
         self.say(f"step: {name}", level=2)
         started = time.perf_counter()
-        yield
+        # An unexpected error in the step (a subclass's hook included) is
+        # a CommandError naming the step and the hook, chained to it. On a
+        # terminal the step has a progress line; the caller sets its rows.
+        with hook_errors(name, hook), self.progress_display.step(name, total) as step:
+            yield step
         self.report.seconds[name] = time.perf_counter() - started
 
     def _read(self) -> pl.DataFrame:
@@ -474,6 +493,7 @@ class ImportDataBaseCommand(ABCBaseCommand):
             enabled=self.verbosity >= 1,
             verb=verb,
             on_chunk=self.check_timeout,
+            display=self.progress_display,
         )
 
     def _write(self, bulks: _Bulks) -> None:
@@ -493,7 +513,8 @@ class ImportDataBaseCommand(ABCBaseCommand):
             message = f"The database refused the data: {kind}: {shown}"
             raise CommandError(message) from error
         except (TypeError, ValueError) as error:
-            message = f"The objects could not be written: {error}"
+            kind = type(error).__name__
+            message = f"The objects could not be written: {kind}: {error}"
             raise CommandError(message) from error
         # The created dict is in dependency order, the order to report in.
         for model in dict.fromkeys([*created, *bulks]):

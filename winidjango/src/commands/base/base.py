@@ -2,18 +2,22 @@
 
 :class:`ABCBaseCommand` is a Django ``BaseCommand`` split into a template: the
 base class owns the common options and what they do (dry run, confirmation,
-time limit, transaction), and a subclass only adds its own arguments and its
-own work.
+time limit, transaction, interrupts), and a subclass only adds its own
+arguments and its own work.
 """
 
 import sys
+import threading
 from abc import abstractmethod
 from argparse import ArgumentParser
-from contextlib import ExitStack
-from typing import Any, TextIO
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager, suppress
+from typing import Any, NoReturn, TextIO
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.signals import connection_created
 from winiutils.core.oop.mixins.mixin import ABCLoggingMixin
 
 from winidjango.src.commands._options import (
@@ -21,11 +25,44 @@ from winidjango.src.commands._options import (
     add_common_arguments,
     read_common_options,
 )
-from winidjango.src.commands._timeout import CommandTimeout, Deadline
-from winidjango.src.commands._writes import WriteGuard, WriteLog
+from winidjango.src.commands._progress import ProgressDisplay
+from winidjango.src.commands._timeout import (
+    CommandTimeout,
+    Deadline,
+    Interrupts,
+    exit_code_of,
+)
+from winidjango.src.commands._writes import DryRunGuard, ReadOnlyGuard, WriteLog
 
 _YES_ANSWERS = frozenset({"y", "yes"})
 _NO_ANSWERS = frozenset({"", "n", "no"})
+
+
+@contextmanager
+def hook_errors(step: str, hook: str | None = None) -> Iterator[None]:
+    """Turn an unexpected error inside ``step`` into a ``CommandError`` naming it.
+
+    A ``CommandError`` passes unchanged, and so do ``KeyboardInterrupt``,
+    ``SystemExit`` and the time limit (none of them is an ``Exception``).
+    Anything else, a ``FileNotFoundError`` in a subclass's reader or a bug
+    in its own step, becomes ``"<step> step: <hook>() failed: <type>:
+    <message>"``, chained to the original with ``raise ... from``, so that
+    ``--traceback`` still shows where it came from.
+
+    Examples:
+        >>> with hook_errors("read", "handle_import"):
+        ...     open("missing.csv")
+        Traceback (most recent call last):
+        CommandError: read step: handle_import() failed: FileNotFoundError: ...
+    """
+    try:
+        yield
+    except CommandError:
+        raise
+    except Exception as error:
+        where = f"{step} step: {hook}() failed" if hook else f"{step} step failed"
+        message = f"{where}: {type(error).__name__}: {error}"
+        raise CommandError(message) from error
 
 
 class ABCBaseCommand(ABCLoggingMixin, CommonOptionsMixin, BaseCommand):
@@ -35,19 +72,25 @@ class ABCBaseCommand(ABCLoggingMixin, CommonOptionsMixin, BaseCommand):
     :meth:`handle_command`; everything else is set up by :meth:`base_handle`
     and by the run around :meth:`handle_command`:
 
-    - ``--dry_run`` / ``--dry-run``: the command runs for real inside a
-      transaction that is rolled back at the end; the output says so and lists
-      the rows that would have been written.
+    - ``--dry-run`` / ``--dry_run``: the command runs for real inside a
+      transaction on every database it uses, rolled back at the end; the
+      output says so and lists the rows that would have been written.
+      Statements such a rollback would not undo are refused.
     - ``--yes``: :meth:`confirm` answers yes. Without it, :meth:`confirm` asks
       on a terminal and says no (with a message) when stdin is not one.
     - ``--timeout SECONDS``: the command stops with a ``CommandError`` after
-      that time, and its writes are rolled back.
-    - ``--batch_size``, ``--threads``, ``--processes``: numbers for the
+      that time, and its transaction (if it has one) is rolled back.
+    - ``--batch-size``, ``--threads``, ``--processes``: numbers for the
       subclass's bulk calls and worker pools, as :attr:`batch_size`,
       :attr:`threads` and :attr:`processes`.
     - ``--force``, ``--delete``: flags whose meaning belongs to the subclass.
     - ``--database ALIAS``: where the command's transaction runs (and, by
       convention, where the subclass writes: pass ``using=self.database``).
+
+    :attr:`atomic` (a class attribute, like Django's ``requires_migrations``)
+    says whether :meth:`handle_command` runs inside a transaction. Ctrl-C
+    or ``SIGTERM`` rolls that transaction back and ends the command with
+    exit status 130 or 143 and one line on stderr.
 
     Every method call, the subclass's included, is logged at INFO level with
     its duration by winiutils' ``ABCLoggingMixin``.
@@ -66,6 +109,15 @@ class ABCBaseCommand(ABCLoggingMixin, CommonOptionsMixin, BaseCommand):
         ...         )
         ...         self.say(f"{updated} authors updated")
     """
+
+    #: Run :meth:`handle_command` inside ``transaction.atomic()`` on
+    #: ``--database`` (or ``default``), so that an error, a timeout or an
+    #: interrupt undoes all of its writes there. Off by default: a command
+    #: that never touches the database then runs without one (even when it
+    #: is down), and a long-running command holds no transaction open. A
+    #: dry run always runs inside a rolled-back transaction, whatever this
+    #: says. ``ImportDataBaseCommand`` sets it.
+    atomic: bool = False
 
     # ``stdin`` lets callers (tests, scripts) hand :meth:`confirm` its input:
     # ``call_command(cmd, stdin=io.StringIO("y\\n"))``.
@@ -95,6 +147,11 @@ class ABCBaseCommand(ABCLoggingMixin, CommonOptionsMixin, BaseCommand):
         self._deadline = Deadline(None)
         self._transactions: ExitStack | None = None
         self._transaction_aliases: set[str] = set()
+        self._logged_aliases: set[str] = set()
+        self._other_thread_guards: list[tuple[BaseDatabaseWrapper, Any]] = []
+        self._thread_id = threading.get_ident()
+        # Draws nothing until a run replaces it (see _run_handle_command).
+        self.progress_display = ProgressDisplay(self.stderr, enabled=False)
 
     # -- the template -----------------------------------------------------
 
@@ -109,7 +166,10 @@ class ABCBaseCommand(ABCLoggingMixin, CommonOptionsMixin, BaseCommand):
 
     @abstractmethod
     def handle_command(self) -> None:
-        """Do this command's work; options are set up and a transaction is open.
+        """Do this command's work; options are set up (and a transaction is open).
+
+        The transaction is there if the class sets :attr:`atomic`, or in a
+        dry run.
 
         Read options with :meth:`get_option` or the typed properties
         (:attr:`batch_size`, :attr:`dry_run`, ...); write output with
@@ -189,7 +249,9 @@ class ABCBaseCommand(ABCLoggingMixin, CommonOptionsMixin, BaseCommand):
             >>> command.say("details", level=2)  # only with -v 2 or more
         """
         if self.verbosity >= level:
-            self.stdout.write(message)
+            # On a terminal, the message goes above the progress lines.
+            with self.progress_display.paused():
+                self.stdout.write(message)
 
     def confirm(self, question: str) -> bool:
         """Ask ``question``; return whether the answer is yes.
@@ -215,10 +277,13 @@ class ABCBaseCommand(ABCLoggingMixin, CommonOptionsMixin, BaseCommand):
     def include_in_transaction(self, alias: str) -> None:
         """Make the command's transaction cover database ``alias`` as well.
 
-        The run opens a transaction on ``--database`` (or ``default``). A
-        command that writes elsewhere, e.g. where the router sends a model,
-        calls this first, so that a dry run, a timeout or an error rolls
-        those writes back too. Calling it again for the same alias is a no-op.
+        An :attr:`atomic` command's transaction is opened on ``--database``
+        (or ``default``). A command that writes elsewhere, e.g. where the
+        router sends a model, calls this first, so that a timeout, an
+        interrupt or an error rolls those writes back too; in a command that
+        is not :attr:`atomic` it opens a transaction on ``alias`` for the
+        rest of the run. A dry run covers every database it touches by
+        itself. Calling it again for the same alias is a no-op.
 
         Examples:
             >>> command.include_in_transaction(router.db_for_write(Author))
@@ -230,9 +295,7 @@ class ABCBaseCommand(ABCLoggingMixin, CommonOptionsMixin, BaseCommand):
             return
         self._transaction_aliases.add(alias)
         self._transactions.enter_context(transaction.atomic(using=alias))
-        self._transactions.enter_context(
-            connections[alias].execute_wrapper(self.write_log)
-        )
+        self._log_writes(alias)
         if self.dry_run:
             # Runs on the way out, before the atomic block exits; on an error
             # the block rolls back anyway and this is harmless.
@@ -255,37 +318,117 @@ class ABCBaseCommand(ABCLoggingMixin, CommonOptionsMixin, BaseCommand):
 
     def _run_handle_command(self) -> None:
         self._deadline = Deadline(self.timeout)
-        try:
-            with ExitStack() as transactions:
-                self._transactions = transactions
-                self._transaction_aliases = set()
-                self.include_in_transaction(self.database or DEFAULT_DB_ALIAS)
-                if self.dry_run:
-                    self._guard_other_databases(transactions)
-                # The deadline sits inside the transactions, so it is disarmed
-                # before they commit: a commit is never interrupted halfway.
-                with self._deadline:
-                    self.handle_command()
-        except CommandTimeout:
-            message = (
-                f"Timed out after {self.timeout:g} seconds; "
-                "the command's database writes were rolled back."
-            )
-            raise CommandError(message) from None
-        finally:
-            self._transactions = None
+        self._thread_id = threading.get_ident()
+        self._transaction_aliases = set()
+        self._logged_aliases = set()
+        # Steps and chunked writes draw here, on a terminal's stderr.
+        self.progress_display = ProgressDisplay(
+            self.stderr, enabled=self.verbosity >= 1
+        )
+        with Interrupts() as interrupts:
+            try:
+                self._run_in_transactions(interrupts)
+            except CommandTimeout:
+                message = (
+                    f"Timed out after {self.timeout:g} seconds; "
+                    f"{self._rollback_note()}."
+                )
+                raise CommandError(message) from None
+            except KeyboardInterrupt as interrupt:
+                # Every transaction block has been left, rolled back, here.
+                self._exit_interrupted(exit_code_of(interrupt))
+            finally:
+                self._transactions = None
+                self._stop_guarding_other_threads()
+            if interrupts.pending is not None:
+                # The signal came while the transaction committed.
+                self._exit_interrupted(128 + interrupts.pending, committed=True)
         if self.dry_run:
             self._report_dry_run()
 
-    def _guard_other_databases(self, transactions: ExitStack) -> None:
-        # Only the wrapper lists of this thread's connection objects change;
-        # no database is connected to by this.
-        for alias in connections.settings:
-            if alias not in self._transaction_aliases:
-                guard = WriteGuard(
-                    alias, covered=self._transaction_aliases.__contains__
-                )
-                transactions.enter_context(connections[alias].execute_wrapper(guard))
+    def _run_in_transactions(self, interrupts: Interrupts) -> None:
+        try:
+            self._run_in_transactions_drawing(interrupts)
+        finally:
+            # Before any message: the progress lines stay above it.
+            self.progress_display.close()
+
+    def _run_in_transactions_drawing(self, interrupts: Interrupts) -> None:
+        interrupts.armed = True
+        with ExitStack() as transactions:
+            self._transactions = transactions
+            if self.atomic:
+                self.include_in_transaction(self.database or DEFAULT_DB_ALIAS)
+            if self.dry_run:
+                self._guard_every_database(transactions)
+            # The deadline sits inside the transactions, so it is disarmed
+            # before they commit: a commit is never interrupted halfway.
+            with self._deadline:
+                self.handle_command()
+            # The same for Ctrl-C and SIGTERM: from here on they wait.
+            interrupts.armed = False
+
+    def _log_writes(self, alias: str) -> None:
+        if alias in self._logged_aliases or self._transactions is None:
+            return
+        self._logged_aliases.add(alias)
+        wrapper = connections[alias].execute_wrapper(self.write_log)
+        self._transactions.enter_context(wrapper)
+
+    def _guard_every_database(self, transactions: ExitStack) -> None:
+        """Put every database of ``DATABASES`` under the dry run's rollback.
+
+        Only the wrapper lists of this thread's connection objects change:
+        no database is connected to until the command uses it, and its first
+        statement then opens the transaction (see ``DryRunGuard``).
+        """
+        for alias in connections:
+            connection = connections[alias]
+            guard = DryRunGuard(alias, connection, cover=self.include_in_transaction)
+            guard.covered = alias in self._transaction_aliases
+            transactions.enter_context(connection.execute_wrapper(guard))
+            self._log_writes(alias)
+        connection_created.connect(self._guard_other_thread, weak=False)
+
+    def _guard_other_thread(
+        self, sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any
+    ) -> None:
+        # A worker thread's own connection (bulk calls with atomic=False and
+        # threads) commits on its own: in a dry run it may only read.
+        if threading.get_ident() == self._thread_id:
+            return
+        guard = ReadOnlyGuard(connection.alias)
+        connection.execute_wrappers.append(guard)
+        self._other_thread_guards.append((connection, guard))
+
+    def _stop_guarding_other_threads(self) -> None:
+        connection_created.disconnect(self._guard_other_thread)
+        for connection, guard in self._other_thread_guards:
+            with suppress(ValueError):
+                connection.execute_wrappers.remove(guard)
+        self._other_thread_guards = []
+
+    def _rollback_note(self) -> str:
+        if not self._transaction_aliases:
+            return (
+                "the command runs without a transaction, so what it wrote "
+                "before was kept"
+            )
+        return "rolled back, nothing was written"
+
+    def _exit_interrupted(self, code: int, *, committed: bool = False) -> NoReturn:
+        """Say on one line what became of the writes; exit like the signal would.
+
+        ``SystemExit`` passes through Django's ``run_from_argv`` (it catches
+        only ``CommandError``) after it has closed the connections, and the
+        interpreter exits with ``code`` and no traceback.
+        """
+        if committed:
+            note = "the command had finished and its transaction was committed"
+        else:
+            note = self._rollback_note()
+        self.stderr.write(f"Interrupted: {note}.")
+        raise SystemExit(code)
 
     def _report_dry_run(self) -> None:
         self.say(
@@ -300,6 +443,11 @@ class ABCBaseCommand(ABCLoggingMixin, CommonOptionsMixin, BaseCommand):
         return bool(isatty is not None and isatty())
 
     def _ask(self, question: str) -> bool:
+        # A progress display redrawing over the question would hide it.
+        with self.progress_display.paused():
+            return self._ask_until_answered(question)
+
+    def _ask_until_answered(self, question: str) -> bool:
         while True:
             self.stdout.write(f"{question} [y/N] ", ending="")
             self.stdout.flush()
