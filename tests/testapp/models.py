@@ -13,6 +13,8 @@
 
 import uuid
 
+from django.core.serializers.json import DjangoJSONEncoder
+
 from django.db import models
 
 from winidjango.src.db.models import BaseModel
@@ -149,3 +151,18 @@ class Ticket(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class Measure(models.Model):
+    """The field kinds the frame path converts beyond Sample's, for exactness tests."""
+
+    name = models.CharField(max_length=20, default="")
+    ratio = models.FloatField(null=True)
+    span = models.DurationField(null=True)
+    blob = models.BinaryField(null=True)
+    huge = models.PositiveBigIntegerField(null=True)
+    tiny = models.PositiveSmallIntegerField(null=True)
+    doc = models.JSONField(null=True, encoder=DjangoJSONEncoder)
+
+    def __str__(self) -> str:
+        return self.name
