@@ -14,7 +14,6 @@
 import uuid
 
 from django.core.serializers.json import DjangoJSONEncoder
-
 from django.db import models
 
 from winidjango.src.db.models import BaseModel

@@ -261,9 +261,7 @@ def test_integer_outside_column_range_refused(backend: str, alias: str) -> None:
         assert Ticket.objects.filter(priority=40_000).exists()
         Ticket.objects.all().delete()
         df = pl.DataFrame({"status": ["open"], "priority": [2**63]})
-    _refused(
-        Ticket, df, ValueError, "row 2.*range" if backend != "sqlite" else "range"
-    )
+    _refused(Ticket, df, ValueError, "row 2.*range" if backend != "sqlite" else "range")
 
 
 def test_decimal_that_would_be_rounded_refused(alias: str) -> None:

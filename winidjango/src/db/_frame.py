@@ -159,8 +159,20 @@ def _first_row(mask: pl.Series) -> int:
     return int(mask.fill_null(value=False).arg_true()[0])
 
 
+def _value_at(series: pl.Series, row: int) -> Any:
+    """The value at ``row``; as polars' text where Python has no such value."""
+    try:
+        return series[row]
+    except (ValueError, OverflowError):  # a date after 9999, say
+        value = series.slice(row, 1)
+        try:
+            return value.cast(pl.String)[0]
+        except pl.exceptions.PolarsError:
+            return f"{value.to_physical()[0]} ({series.dtype})"
+
+
 def _sample(series: pl.Series, row: int) -> str:
-    value = series[row]
+    value = _value_at(series, row)
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -382,7 +394,11 @@ class FramePlan:
             f"{_sample(series, row)} {why}"
         )
         raise self._error(
-            message, column=series.name, row=row + 1, value=series[row], reason=why
+            message,
+            column=series.name,
+            row=row + 1,
+            value=_value_at(series, row),
+            reason=why,
         )
 
     def _refuse_first(
