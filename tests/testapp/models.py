@@ -162,6 +162,7 @@ class Measure(models.Model):
     huge = models.PositiveBigIntegerField(null=True)
     tiny = models.PositiveSmallIntegerField(null=True)
     doc = models.JSONField(null=True, encoder=DjangoJSONEncoder)
+    address = models.GenericIPAddressField(null=True)
 
     def __str__(self) -> str:
         return self.name

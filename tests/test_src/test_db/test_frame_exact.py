@@ -349,6 +349,15 @@ def test_json_postgresql_would_alter_per_backend(backend: str, alias: str) -> No
         assert _stored(Sample, "data") == huge.to_list()
 
 
+def test_ip_addresses_are_checked_on_every_backend(alias: str) -> None:
+    # PostgreSQL's inet column would refuse it at write time; the others
+    # would store the text.
+    series = pl.Series(["10.0.0.1", "10.0.0.256"])
+    _refused_at(Measure, "address", series, 2, "IPv4 or IPv6")
+    stored = _round_trip(Measure, "address", pl.Series(["10.0.0.1", "::1", None]))
+    assert stored == ["10.0.0.1", "::1", None]
+
+
 # --- errors -------------------------------------------------------------------
 
 

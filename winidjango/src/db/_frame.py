@@ -11,6 +11,13 @@ the backend writer plain rows. Fields without such a conversion (UUIDs, JSON,
 durations, custom fields) are converted value by value with the field's own
 Django methods, up front, so a value Django refuses also stops the call before
 its first write.
+
+The rule for every column dtype a field kind takes: each value reads back
+through the ORM as it was in the frame, or the frame is refused here, naming
+the column and the (1-based) row. So the checks know what the backend keeps
+(NaN in a float column, a NUL in text) and what Python can read back (years
+1-9999, microseconds), and nothing the data alone could have refused reaches
+the database.
 """
 
 import decimal
@@ -45,6 +52,7 @@ _DURATION = "duration"
 _BINARY = "binary"
 _UUID = "uuid"
 _JSON = "json"
+_TEXT_BY_DJANGO = "text-by-django"  # text the field's own methods convert
 _DJANGO = "django"  # the field's own conversion, value by value
 
 _KIND_DTYPES: dict[str, str] = {
@@ -59,6 +67,7 @@ _KIND_DTYPES: dict[str, str] = {
     _DURATION: "Duration",
     _BINARY: "Binary",
     _UUID: "String",
+    _TEXT_BY_DJANGO: "String (Utf8), Categorical or Enum",
 }
 
 
@@ -85,6 +94,9 @@ def _value_kind(field: Any) -> str:
         (models.BinaryField, _BINARY),
         (models.UUIDField, _UUID),
         (models.JSONField, _JSON),
+        (models.GenericIPAddressField, _TEXT_BY_DJANGO),
+        (models.FileField, _TEXT_BY_DJANGO),
+        (models.FilePathField, _TEXT_BY_DJANGO),
     )
     for field_class, kind in checks:
         if isinstance(field, field_class):
@@ -92,8 +104,13 @@ def _value_kind(field: Any) -> str:
     return _DJANGO
 
 
+def _is_text(dtype: pl.DataType) -> bool:
+    return dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum)
+
+
 _DTYPE_FITS: dict[str, Callable[[pl.DataType], bool]] = {
-    _TEXT: lambda d: d in (pl.String, pl.Categorical) or isinstance(d, pl.Enum),
+    _TEXT: _is_text,
+    _TEXT_BY_DJANGO: _is_text,
     _INTEGER: lambda d: d.is_integer(),
     _FLOAT: lambda d: d.is_float() or d.is_integer(),
     _BOOLEAN: lambda d: d == pl.Boolean,
@@ -407,9 +424,7 @@ class FramePlan:
         """Refuse the first row where ``mask`` is True, if there is one."""
         if mask.any():
             count = int(mask.sum())
-            self._refuse(
-                field, series, _first_row(mask), f"{why} ({count} such value(s) in all)"
-            )
+            self._refuse(field, series, _first_row(mask), f"{why} ({count} in all)")
 
     def _check_values(self, field: Any, series: pl.Series) -> None:
         """Refuse a column whose type or values the field cannot store."""
@@ -436,6 +451,7 @@ class FramePlan:
             return
         checks: dict[str, Callable[[Any, pl.Series], None]] = {
             _TEXT: self._check_text,
+            _TEXT_BY_DJANGO: self._check_text,
             _INTEGER: self._check_integers,
             _FLOAT: self._check_floats,
             _DATE: self._check_dates,
@@ -461,14 +477,23 @@ class FramePlan:
         # A foreign key to a text key has the length limit of that key.
         target = field.target_field if field.is_relation else field
         max_length = getattr(target, "max_length", None)
-        if max_length is None or isinstance(target, models.TextField):
-            return
-        self._refuse_first(
-            field,
-            series,
-            text.str.len_chars() > max_length,
-            f"is longer than max_length={max_length}",
-        )
+        if max_length is not None and not isinstance(target, models.TextField):
+            self._refuse_first(
+                field,
+                series,
+                text.str.len_chars() > max_length,
+                f"is longer than max_length={max_length}",
+            )
+        if isinstance(target, models.GenericIPAddressField):
+            # PostgreSQL's inet column refuses what is not an address; the
+            # other backends would store any text.
+            for row, value in enumerate(text.to_list()):
+                if value is None or (value == "" and target.null):
+                    continue
+                try:
+                    target.run_validators(value)
+                except ValidationError as error:
+                    self._refuse(field, series, row, " ".join(error.messages))
 
     def _check_integers(self, field: Any, series: pl.Series) -> None:
         target = field.target_field if field.is_relation else field
@@ -707,6 +732,7 @@ class FramePlan:
             _BINARY: lambda: self._convert_with_django(field, series),
             _UUID: lambda: self._convert_with_django(field, series),
             _JSON: lambda: self._convert_json(field, series),
+            _TEXT_BY_DJANGO: lambda: self._convert_with_django(field, series),
             _DJANGO: lambda: self._convert_with_django(field, series),
         }
         convert = converters.get(kind)
