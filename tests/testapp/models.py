@@ -163,6 +163,7 @@ class Measure(models.Model):
     tiny = models.PositiveSmallIntegerField(null=True)
     doc = models.JSONField(null=True, encoder=DjangoJSONEncoder)
     address = models.GenericIPAddressField(null=True)
+    precise = models.DecimalField(max_digits=30, decimal_places=10, null=True)
 
     def __str__(self) -> str:
         return self.name

@@ -144,6 +144,25 @@ def test_decimal_with_more_places_than_the_field(alias: str) -> None:
     assert (error.field, error.row) == ("amount", 2)
 
 
+def test_long_decimals_per_backend(backend: str, alias: str) -> None:
+    values = [Decimal("12345678901234.5"), Decimal("12345678901234567890.0123456789")]
+    series = pl.Series(values, dtype=pl.Decimal(38, 10))
+    if backend == "sqlite":
+        # Stored as a float there; Django reads back 15 significant digits.
+        _refused_at(Measure, "precise", series, 2, "15 significant digits")
+        assert _round_trip(Measure, "precise", series.head(1)) == values[:1]
+    else:
+        assert _round_trip(Measure, "precise", series) == values
+    Measure.objects.all().delete()
+    # Integers go into a decimal column whole, beyond any float's precision
+    # too, where the backend keeps them.
+    big = pl.Series([10**19, 2**64 - 1], dtype=pl.UInt64)
+    if backend == "sqlite":
+        _refused_at(Measure, "precise", big, 2, "15 significant digits")
+    else:
+        assert _round_trip(Measure, "precise", big) == [10**19, 2**64 - 1]
+
+
 # --- text ----------------------------------------------------------------------
 
 

@@ -138,6 +138,21 @@ _MAX_YEAR = 9999
 _MAX_MICROSECONDS = 2**63 - 1
 
 
+#: Significant digits of a decimal that SQLite (a float) and Django's reading
+#: of it (a 15-digit context) keep.
+_SQLITE_DECIMAL_DIGITS = 15
+
+
+def _significant(value: decimal.Decimal) -> tuple[tuple[int, ...], int]:
+    """The digits of ``value`` without trailing zeros, and their exponent."""
+    _, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)  # polars decimals are finite
+    while len(digits) > 1 and digits[-1] == 0:
+        digits = digits[:-1]
+        exponent += 1
+    return digits, exponent
+
+
 def _jsonb_problem(value: Any) -> str | None:
     """Why PostgreSQL's jsonb would refuse or alter ``value`` (parsed JSON), if so.
 
@@ -776,17 +791,19 @@ class FramePlan:
         return text.alias(series.name)
 
     def _convert_decimals(self, field: Any, series: pl.Series) -> pl.Series:
-        """Refuse decimals the column would round; keep the others exact."""
+        """Refuse decimals the column would round; keep the others exact.
+
+        SQLite stores decimals as floats and Django reads them back with 15
+        significant digits, so there a longer decimal is refused too.
+        """
         places = field.decimal_places
         whole_digits = field.max_digits - places
-        unit = decimal.Decimal(1).scaleb(-places)
+        on_sqlite = self.connection.vendor == "sqlite"
         values = series.to_list()
         for row, value in enumerate(values):
             if value is None:
                 continue
             exact = decimal.Decimal(value)
-            if exact != exact.quantize(unit, rounding=decimal.ROUND_DOWN):
-                self._refuse(field, series, row, f"has more than {places} decimals")
             if exact.adjusted() >= whole_digits:
                 self._refuse(
                     field,
@@ -794,6 +811,19 @@ class FramePlan:
                     row,
                     f"has more than {whole_digits} digits before the point "
                     f"(max_digits={field.max_digits}, decimal_places={places})",
+                )
+            # Trailing zeros lose nothing; counted without a context, which
+            # would round a long value.
+            digits, exponent = _significant(exact)
+            if exponent < -places:
+                self._refuse(field, series, row, f"has more than {places} decimals")
+            if on_sqlite and len(digits) > _SQLITE_DECIMAL_DIGITS:
+                self._refuse(
+                    field,
+                    series,
+                    row,
+                    f"has more than {_SQLITE_DECIMAL_DIGITS} significant digits; "
+                    "SQLite stores decimals as floats and would round it",
                 )
         return self._convert_with_django(field, series, values)
 
