@@ -131,10 +131,18 @@ def test_negative_into_positive_field_is_refused(alias: str) -> None:
 
 def test_decimal_with_more_places_than_the_field(alias: str) -> None:
     # Trailing zeros beyond decimal_places lose nothing and are taken.
-    fits = pl.Series([Decimal("1.230000"), None], dtype=pl.Decimal(20, 6))
-    df = pl.DataFrame({"name": ["a", "b"], "amount": fits})
+    fits = pl.Series(
+        [Decimal("1.230000"), None, Decimal("0.000000"), Decimal("-100.000000")],
+        dtype=pl.Decimal(20, 6),
+    )
+    df = pl.DataFrame({"name": ["a", "b", "c", "d"], "amount": fits})
     bulk_create_from_frame(Sample, df)
-    assert _stored(Sample, "amount") == [Decimal("1.2300"), None]
+    assert _stored(Sample, "amount") == [
+        Decimal("1.2300"),
+        None,
+        Decimal("0.0000"),
+        Decimal("-100.0000"),
+    ]
     Sample.objects.all().delete()
     rounds = pl.Series(
         [Decimal("1.230000"), Decimal("1.234560")], dtype=pl.Decimal(20, 6)

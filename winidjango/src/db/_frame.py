@@ -147,6 +147,8 @@ def _significant(value: decimal.Decimal) -> tuple[tuple[int, ...], int]:
     """The digits of ``value`` without trailing zeros, and their exponent."""
     _, digits, exponent = value.as_tuple()
     assert isinstance(exponent, int)  # polars decimals are finite
+    if not any(digits):
+        return (0,), 0  # zero, however many places it is written with
     while len(digits) > 1 and digits[-1] == 0:
         digits = digits[:-1]
         exponent += 1

@@ -454,7 +454,7 @@ def check_frame(
     Examples:
         >>> check_frame(Author, pl.DataFrame({"name": ["Ann", None]}))
         Traceback (most recent call last):
-        ValueError: column 'name' (Author.name), row 1: null, but the field ...
+        BulkInputError: column 'name' (Author.name), row 2: null, but the field ...
     """
     check_model(model)
     alias = _database_for(model, using)
