@@ -129,6 +129,12 @@ def test_a_declared_time_zone_takes_naive_text_and_offsets() -> None:
     ]
 
 
+def test_a_local_time_daylight_saving_makes_ambiguous_is_refused() -> None:
+    raw = pl.DataFrame({"moment": ["2020-10-25 01:30", "2020-10-25 02:30"]})
+    with pytest.raises(CommandError, match=r"Column 'moment', row 2: '2020-10-25"):
+        check_column_types(raw, _ZonedCleaningDF)
+
+
 def test_columns_already_of_their_type_and_other_casts_are_unchanged() -> None:
     raw = pl.DataFrame({"day": [datetime.date(2020, 1, 1)], "flag": [True]})
 

@@ -190,8 +190,10 @@ def _datetime_candidates(text: pl.Series, dtype: Any) -> list[pl.Series]:
     if zone is None:
         return candidates
     # Naive text is in the declared zone; text with an offset is converted.
+    # A local time the zone skips or has twice (daylight saving) is refused,
+    # not guessed.
     candidates = [
-        candidate.dt.replace_time_zone(zone, non_existent="null")
+        candidate.dt.replace_time_zone(zone, ambiguous="null", non_existent="null")
         for candidate in candidates
     ]
     candidates += [
