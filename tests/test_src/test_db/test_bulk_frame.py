@@ -35,6 +35,7 @@ from winidjango.src.db.bulk import (
     bulk_create_from_frame,
     check_frame,
 )
+from winidjango.src.db.exceptions import BulkInputError, BulkInputTypeError
 
 _SAMPLE_SCHEMA: dict[str, Any] = {
     "name": pl.String,
@@ -208,8 +209,12 @@ def test_long_text_and_max_length_round_trip(alias: str) -> None:
 def _refused(
     model: type[Model], df: object, error: type[Exception], match: str
 ) -> None:
-    with pytest.raises(error, match=match):
+    with pytest.raises(error, match=match) as caught:
         bulk_create_from_frame(model, df)  # type: ignore[arg-type]
+    # Every refusal is a BulkInputError; one about a type also a TypeError.
+    assert isinstance(caught.value, BulkInputError)
+    if error is TypeError:
+        assert isinstance(caught.value, BulkInputTypeError)
     assert not model._default_manager.exists()
 
 
