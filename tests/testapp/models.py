@@ -14,6 +14,7 @@
 import uuid
 from typing import Any
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
 from winidjango.src.db.models import BaseModel
@@ -320,3 +321,18 @@ class Bakery(Shop):
     """A multi-table child: ``name`` and ``visits`` live in Shop's table."""
 
     loaves = models.IntegerField(default=0)
+class Measure(models.Model):
+    """The field kinds the frame path converts beyond Sample's, for exactness tests."""
+
+    name = models.CharField(max_length=20, default="")
+    ratio = models.FloatField(null=True)
+    span = models.DurationField(null=True)
+    blob = models.BinaryField(null=True)
+    huge = models.PositiveBigIntegerField(null=True)
+    tiny = models.PositiveSmallIntegerField(null=True)
+    doc = models.JSONField(null=True, encoder=DjangoJSONEncoder)
+    address = models.GenericIPAddressField(null=True)
+    precise = models.DecimalField(max_digits=30, decimal_places=10, null=True)
+
+    def __str__(self) -> str:
+        return self.name

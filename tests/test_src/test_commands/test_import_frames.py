@@ -81,7 +81,7 @@ def test_bad_frame_is_refused_before_any_write(alias: str) -> None:
         .alias("city")
     )
     with pytest.raises(
-        CommandError, match=r"testapp.City frame was refused.*row index 0.*max_length"
+        CommandError, match=r"testapp.City frame was refused.*row 1.*max_length"
     ):
         run(PlacesCommand(source), alias)
     assert not Country.objects.exists()

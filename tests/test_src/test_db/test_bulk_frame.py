@@ -35,6 +35,7 @@ from winidjango.src.db.bulk import (
     bulk_create_from_frame,
     check_frame,
 )
+from winidjango.src.db.exceptions import BulkInputError, BulkInputTypeError
 
 _SAMPLE_SCHEMA: dict[str, Any] = {
     "name": pl.String,
@@ -208,8 +209,12 @@ def test_long_text_and_max_length_round_trip(alias: str) -> None:
 def _refused(
     model: type[Model], df: object, error: type[Exception], match: str
 ) -> None:
-    with pytest.raises(error, match=match):
+    with pytest.raises(error, match=match) as caught:
         bulk_create_from_frame(model, df)  # type: ignore[arg-type]
+    # Every refusal is a BulkInputError; one about a type also a TypeError.
+    assert isinstance(caught.value, BulkInputError)
+    if error is TypeError:
+        assert isinstance(caught.value, BulkInputTypeError)
     assert not model._default_manager.exists()
 
 
@@ -240,17 +245,17 @@ def test_wrong_column_type_refused(alias: str) -> None:
 
 def test_null_in_non_nullable_column_refused(alias: str) -> None:
     df = pl.DataFrame({"name": ["a", None, "c"]})
-    _refused(Author, df, ValueError, r"row index 1: null")
+    _refused(Author, df, ValueError, r"row 2: null")
 
 
 def test_string_over_max_length_refused_on_every_backend(alias: str) -> None:
     df = pl.DataFrame({"name": ["ok", "é" * 21]})
-    _refused(Sample, df, ValueError, "row index 1.*max_length=20")
+    _refused(Sample, df, ValueError, "row 2.*max_length=20")
 
 
 def test_value_outside_choices_refused(alias: str) -> None:
     df = pl.DataFrame({"status": ["open", "pending"]})
-    _refused(Ticket, df, ValueError, "row index 1.*'pending' is not one of the choices")
+    _refused(Ticket, df, ValueError, "row 2.*'pending' is not one of the choices")
 
 
 def test_integer_outside_column_range_refused(backend: str, alias: str) -> None:
@@ -261,9 +266,7 @@ def test_integer_outside_column_range_refused(backend: str, alias: str) -> None:
         assert Ticket.objects.filter(priority=40_000).exists()
         Ticket.objects.all().delete()
         df = pl.DataFrame({"status": ["open"], "priority": [2**63]})
-    _refused(
-        Ticket, df, ValueError, "row index 1.*range" if backend != "sqlite" else "range"
-    )
+    _refused(Ticket, df, ValueError, "row 2.*range" if backend != "sqlite" else "range")
 
 
 def test_decimal_that_would_be_rounded_refused(alias: str) -> None:
@@ -272,7 +275,7 @@ def test_decimal_that_would_be_rounded_refused(alias: str) -> None:
         Sample,
         pl.DataFrame({"name": ["a", "b"], "amount": amounts}),
         ValueError,
-        "row index 1.*4 decimals",
+        "row 2.*4 decimals",
     )
     too_big = pl.Series([Decimal("123456789")], dtype=pl.Decimal(38, 0))
     _refused(
@@ -290,12 +293,12 @@ def test_naive_datetimes_refused_with_use_tz(alias: str) -> None:
 
 def test_value_the_field_refuses_names_its_row(alias: str) -> None:
     df = pl.DataFrame({"name": ["a", "b"], "uid": [str(uuid.uuid4()), "not-a-uuid"]})
-    _refused(Sample, df, ValueError, "row index 1")
+    _refused(Sample, df, ValueError, "row 2")
 
 
 def test_duplicate_unique_values_refused(alias: str) -> None:
     df = pl.DataFrame({"code": ["AA", "BB", "AA"], "name": ["a", "b", "c"]})
-    _refused(Country, df, ValueError, r"rows at index 0 and 2 .* same code \('AA'\)")
+    _refused(Country, df, ValueError, r"rows 1 and 3 .* same code \('AA'\)")
 
 
 def test_nulls_never_clash_in_a_unique_key(alias: str) -> None:
@@ -308,7 +311,7 @@ def test_nulls_never_clash_in_a_unique_key(alias: str) -> None:
 
 def test_check_frame_refuses_like_the_loader_and_writes_nothing(alias: str) -> None:
     check_frame(Author, pl.DataFrame({"name": ["a"]}))
-    with pytest.raises(ValueError, match="row index 1: null"):
+    with pytest.raises(ValueError, match="row 2: null"):
         check_frame(Author, pl.DataFrame({"name": ["a", None]}))
     with pytest.raises(TypeError, match="expected a Django model class"):
         check_frame(object, pl.DataFrame())  # type: ignore[arg-type]

@@ -12,7 +12,7 @@ the database, and the import command reports its message.
 
 import datetime
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
 from django.core.exceptions import ValidationError
@@ -76,11 +76,27 @@ def check_columns(df: pl.DataFrame, cleaning_cls: type[CleaningDF]) -> None:
     raise CommandError(message)
 
 
-def check_column_types(df: pl.DataFrame, cleaning_cls: type[CleaningDF]) -> None:
+def check_column_types(
+    df: pl.DataFrame, cleaning_cls: type[CleaningDF]
+) -> pl.DataFrame:
     """Refuse a value that cannot become its column's type, naming column and row.
 
-    The cleaning class casts every column to its declared type with polars'
-    strict cast; this runs the same cast first, to find the first value that
+    Return ``df`` with its text columns for dates, datetimes, times and
+    booleans parsed into those types, ready for the cleaning class. Polars 2
+    no longer casts text to temporal types (and never cast text to
+    ``Boolean``), so such columns, as read from a CSV file, are parsed here,
+    strictly:
+
+    - ``Date``: ``YYYY-MM-DD``;
+    - ``Time``: ``HH:MM``, ``HH:MM:SS`` or ``HH:MM:SS.ffffff``;
+    - ``Datetime``: a date and a time as above, separated by ``T`` or a
+      space; with an offset (``+01:00``, ``Z``) too if the declared type has a
+      time zone (naive values are then taken to be in that zone);
+    - ``Boolean``: ``true``/``false``, ``t``/``f``, ``yes``/``no``,
+      ``y``/``n``, ``1``/``0``, in any case.
+
+    Surrounding spaces are ignored. Every other column is cast with polars'
+    strict cast, as the cleaning class will; this finds the first value that
     fails.
 
     Examples:
@@ -89,15 +105,105 @@ def check_column_types(df: pl.DataFrame, cleaning_cls: type[CleaningDF]) -> None
         CommandError: Column 'year', row 2: 'soon' is not a valid Int64.
     """
     rename_map = cleaning_cls.get_rename_map()
+    parsed: list[pl.Series] = []
     for clean_name, dtype in cleaning_cls.get_col_dtype_map().items():
         raw_name = rename_map.get(clean_name, clean_name)
         if raw_name not in df.columns:
             continue
         series = df.get_column(raw_name)
+        if _is_text(series.dtype) and _parses_text(dtype):
+            parsed.append(_parse_text(raw_name, series, dtype))
+            continue
         try:
             series.cast(dtype, strict=True)
         except pl.exceptions.PolarsError as error:
             raise CommandError(_cast_failure(raw_name, series, dtype, error)) from None
+    return df.with_columns(parsed) if parsed else df
+
+
+def _is_text(dtype: pl.DataType) -> bool:
+    return dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum)
+
+
+def _dtype_class(dtype: Any) -> type[pl.DataType]:
+    return dtype if isinstance(dtype, type) else type(dtype)
+
+
+def _parses_text(dtype: Any) -> bool:
+    return _dtype_class(dtype) in (pl.Date, pl.Datetime, pl.Time, pl.Boolean)
+
+
+_TIMES = ("%H:%M:%S%.f", "%H:%M")
+_DATE = "%Y-%m-%d"
+_BOOLEANS = {
+    **dict.fromkeys(("true", "t", "yes", "y", "1"), True),
+    **dict.fromkeys(("false", "f", "no", "n", "0"), False),
+}
+_EXPECTED = {
+    pl.Date: "YYYY-MM-DD",
+    pl.Time: "HH:MM[:SS[.ffffff]]",
+    pl.Datetime: "YYYY-MM-DD HH:MM[:SS[.ffffff]], with T or a space",
+    pl.Boolean: "true/false, t/f, yes/no, y/n or 1/0",
+}
+
+
+def _parse_text(name: str, series: pl.Series, dtype: Any) -> pl.Series:
+    """``series`` (text) parsed as ``dtype``; refuse the first value that fails.
+
+    Each value may take any of the accepted layouts; they cannot be confused
+    with one another, so no value is read two ways.
+    """
+    text = series.cast(pl.String).str.strip_chars()
+    kind = _dtype_class(dtype)
+    candidates: list[pl.Series]
+    if kind is pl.Boolean:
+        candidates = [
+            text.str.to_lowercase().replace_strict(
+                _BOOLEANS, default=None, return_dtype=pl.Boolean
+            )
+        ]
+    elif kind is pl.Date:
+        candidates = [text.str.to_date(_DATE, strict=False)]
+    elif kind is pl.Time:
+        candidates = [text.str.to_time(layout, strict=False) for layout in _TIMES]
+    else:
+        candidates = _datetime_candidates(text, dtype)
+    values = pl.select(pl.coalesce(candidates)).to_series()
+    failed = text.is_not_null() & values.is_null()
+    if failed.any():
+        index = int(failed.arg_true()[0])
+        message = (
+            f"Column {name!r}, row {index + 1}: {_shown(series[index])} is not a "
+            f"valid {dtype} (expected {_EXPECTED[kind]})."
+        )
+        raise CommandError(message)
+    return values.alias(name)
+
+
+def _datetime_candidates(text: pl.Series, dtype: Any) -> list[pl.Series]:
+    unit: Literal["ns", "us", "ms"] = getattr(dtype, "time_unit", None) or "us"
+    zone = getattr(dtype, "time_zone", None)
+    layouts = [f"{_DATE}{sep}{time}" for sep in ("T", " ") for time in _TIMES]
+    candidates = [
+        text.str.to_datetime(layout, time_unit=unit, strict=False) for layout in layouts
+    ]
+    if zone is None:
+        return candidates
+    # Naive text is in the declared zone; text with an offset is converted.
+    # A local time the zone skips or has twice (daylight saving) is refused,
+    # not guessed.
+    candidates = [
+        candidate.dt.replace_time_zone(zone, ambiguous="null", non_existent="null")
+        for candidate in candidates
+    ]
+    candidates += [
+        text.str.to_datetime(
+            layout + offset, time_unit=unit, strict=False
+        ).dt.convert_time_zone(zone)
+        for layout in layouts
+        for offset in ("%z", "Z")
+    ]
+    return candidates
 
 
 def _cast_failure(

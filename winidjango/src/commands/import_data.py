@@ -275,7 +275,7 @@ class ImportDataBaseCommand(ABCBaseCommand):
         """
         cleaning_cls = self.get_cleaning_df_cls()
         check_columns(df, cleaning_cls)
-        check_column_types(df, cleaning_cls)
+        df = check_column_types(df, cleaning_cls)
         try:
             return cleaning_cls(df).df
         except (KeyError, TypeError, ValueError, pl.exceptions.PolarsError) as error:

@@ -11,9 +11,17 @@ the backend writer plain rows. Fields without such a conversion (UUIDs, JSON,
 durations, custom fields) are converted value by value with the field's own
 Django methods, up front, so a value Django refuses also stops the call before
 its first write.
+
+The rule for every column dtype a field kind takes: each value reads back
+through the ORM as it was in the frame, or the frame is refused here, naming
+the column and the (1-based) row. So the checks know what the backend keeps
+(NaN in a float column, a NUL in text) and what Python can read back (years
+1-9999, microseconds), and nothing the data alone could have refused reaches
+the database.
 """
 
 import decimal
+import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import repeat
@@ -28,6 +36,7 @@ from django.db.models import Model
 from django.db.models.fields import NOT_PROVIDED
 
 from winidjango.src.db._values import defined_by_django
+from winidjango.src.db.exceptions import BulkInputError, BulkInputTypeError
 from winidjango.src.db.fields import get_model_meta
 
 #: How a column's values become database values.
@@ -39,6 +48,11 @@ _DECIMAL = "decimal"
 _DATE = "date"
 _DATETIME = "datetime"
 _TIME = "time"
+_DURATION = "duration"
+_BINARY = "binary"
+_UUID = "uuid"
+_JSON = "json"
+_TEXT_BY_DJANGO = "text-by-django"  # text the field's own methods convert
 _DJANGO = "django"  # the field's own conversion, value by value
 
 _KIND_DTYPES: dict[str, str] = {
@@ -50,6 +64,10 @@ _KIND_DTYPES: dict[str, str] = {
     _DATE: "Date",
     _DATETIME: "Datetime",
     _TIME: "Time",
+    _DURATION: "Duration",
+    _BINARY: "Binary",
+    _UUID: "String",
+    _TEXT_BY_DJANGO: "String (Utf8), Categorical or Enum",
 }
 
 
@@ -72,6 +90,13 @@ def _value_kind(field: Any) -> str:
         (models.AutoField, _INTEGER),
         (models.CharField, _TEXT),
         (models.TextField, _TEXT),
+        (models.DurationField, _DURATION),
+        (models.BinaryField, _BINARY),
+        (models.UUIDField, _UUID),
+        (models.JSONField, _JSON),
+        (models.GenericIPAddressField, _TEXT_BY_DJANGO),
+        (models.FileField, _TEXT_BY_DJANGO),
+        (models.FilePathField, _TEXT_BY_DJANGO),
     )
     for field_class, kind in checks:
         if isinstance(field, field_class):
@@ -79,8 +104,13 @@ def _value_kind(field: Any) -> str:
     return _DJANGO
 
 
+def _is_text(dtype: pl.DataType) -> bool:
+    return dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum)
+
+
 _DTYPE_FITS: dict[str, Callable[[pl.DataType], bool]] = {
-    _TEXT: lambda d: d in (pl.String, pl.Categorical) or isinstance(d, pl.Enum),
+    _TEXT: _is_text,
+    _TEXT_BY_DJANGO: _is_text,
     _INTEGER: lambda d: d.is_integer(),
     _FLOAT: lambda d: d.is_float() or d.is_integer(),
     _BOOLEAN: lambda d: d == pl.Boolean,
@@ -88,7 +118,67 @@ _DTYPE_FITS: dict[str, Callable[[pl.DataType], bool]] = {
     _DATE: lambda d: d == pl.Date,
     _DATETIME: lambda d: isinstance(d, pl.Datetime),
     _TIME: lambda d: d == pl.Time,
+    _DURATION: lambda d: isinstance(d, pl.Duration),
+    # Text would be taken for base64 by BinaryField.to_python.
+    _BINARY: lambda d: d == pl.Binary,
+    _UUID: lambda d: d == pl.String,
 }
+
+
+#: Every integer of at most this size is exactly a double; above, only some.
+_EXACT_FLOAT_INTEGER = float(2**53)
+#: Backends (``connection.vendor``) whose float columns keep NaN, and
+#: infinities: PostgreSQL keeps both; SQLite stores NaN as NULL; MySQLdb
+#: refuses both.
+_KEEPS_NAN = frozenset({"postgresql"})
+_KEEPS_INFINITY = frozenset({"postgresql", "sqlite"})
+#: Python's dates end at 9999; a later (or BC) date cannot be read back.
+_MAX_YEAR = 9999
+#: A DurationField is a bigint of microseconds where there is no interval type.
+_MAX_MICROSECONDS = 2**63 - 1
+
+
+#: Significant digits of a decimal that SQLite (a float) and Django's reading
+#: of it (a 15-digit context) keep.
+_SQLITE_DECIMAL_DIGITS = 15
+
+
+def _significant(value: decimal.Decimal) -> tuple[tuple[int, ...], int]:
+    """The digits of ``value`` without trailing zeros, and their exponent."""
+    _, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)  # polars decimals are finite
+    if not any(digits):
+        return (0,), 0  # zero, however many places it is written with
+    while len(digits) > 1 and digits[-1] == 0:
+        digits = digits[:-1]
+        exponent += 1
+    return digits, exponent
+
+
+def _jsonb_problem(value: Any) -> str | None:
+    """Why PostgreSQL's jsonb would refuse or alter ``value`` (parsed JSON), if so.
+
+    jsonb has no NUL character in its strings, and keeps numbers as decimals:
+    a float written in exponent form (``1e+300``) reads back as the integer
+    with those digits, which is not always the same number.
+    """
+    problem: str | None = None
+    if isinstance(value, str) and "\x00" in value:
+        problem = "holds a NUL character, which PostgreSQL's jsonb cannot store"
+    elif isinstance(value, float):
+        exact = decimal.Decimal(repr(value))
+        if exact == exact.to_integral_value() and int(exact) != value:
+            problem = (
+                f"holds the float {value!r}, which PostgreSQL's jsonb would read "
+                f"back as the integer {int(exact)}"
+            )
+    elif isinstance(value, dict | list):
+        items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+        for item in items:
+            problem = _jsonb_problem(item)
+            if problem is not None:
+                break
+    return problem
 
 
 def _dtype_fits(kind: str, dtype: pl.DataType) -> bool:
@@ -103,8 +193,20 @@ def _first_row(mask: pl.Series) -> int:
     return int(mask.fill_null(value=False).arg_true()[0])
 
 
+def _value_at(series: pl.Series, row: int) -> Any:
+    """The value at ``row``; as polars' text where Python has no such value."""
+    try:
+        return series[row]
+    except (ValueError, OverflowError):  # a date after 9999, say
+        value = series.slice(row, 1)
+        try:
+            return value.cast(pl.String)[0]
+        except pl.exceptions.PolarsError:
+            return f"{value.to_physical()[0]} ({series.dtype})"
+
+
 def _sample(series: pl.Series, row: int) -> str:
-    value = series[row]
+    value = _value_at(series, row)
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -147,7 +249,7 @@ class FramePlan:
                 f"expected a polars DataFrame for {model.__name__}, got "
                 f"{type(df).__name__}{hint}"
             )
-            raise TypeError(message)
+            raise BulkInputTypeError(message, model=model, value=type(df).__name__)
         self.model = model
         self.connection = connection
         self.height = df.height
@@ -159,7 +261,7 @@ class FramePlan:
                 f"{model.__name__} uses multi-table inheritance; its rows span "
                 "several tables and cannot be loaded from one frame"
             )
-            raise ValueError(message)
+            raise BulkInputError(message, model=model)
         self.table = meta.db_table
         given = self._map_columns(df)
         self._columns: list[_Column] = []
@@ -224,7 +326,7 @@ class FramePlan:
                     f"{self._label(field)} is a generated column, computed by the "
                     f"database; drop column {name!r} from the frame"
                 )
-                raise ValueError(message)
+                raise self._error(message, column=name)
             if getattr(field, "auto_now", False) or getattr(
                 field, "auto_now_add", False
             ):
@@ -233,13 +335,13 @@ class FramePlan:
                     f"auto_now_add) and would overwrite the frame's values; drop "
                     f"column {name!r} from the frame"
                 )
-                raise ValueError(message)
+                raise self._error(message, column=name)
             if field.name in given:
                 message = (
                     f"the frame sets {self._label(field)} twice (columns "
                     f"{field.name!r} and {field.attname!r}); keep one"
                 )
-                raise ValueError(message)
+                raise self._error(message, column=name)
             given[field.name] = df.get_column(name)
         return given
 
@@ -255,7 +357,7 @@ class FramePlan:
                 "or reverse relation, not a column of the model's table; load it "
                 "separately (for a many-to-many, a frame of its through model)"
             )
-            raise ValueError(message)
+            raise self._error(message, column=name)
         names = sorted(
             {f.name for f in meta.concrete_fields}
             | {f.attname for f in meta.concrete_fields}
@@ -264,7 +366,7 @@ class FramePlan:
             f"column {name!r} is not a field of {self.model.__name__}; "
             f"the frame may name: {', '.join(names)}"
         )
-        raise ValueError(message)
+        raise self._error(message, column=name)
 
     def _missing(self, field: Any) -> _Column | None:
         """The column for a field the frame leaves out, or None to omit it."""
@@ -291,7 +393,7 @@ class FramePlan:
                     f"the frame has no column for {self._label(field)}, which is "
                     f"required (not null, no default); add a column {field.name!r}"
                 )
-                raise ValueError(message)
+                raise self._error(message, column=field.name)
         constant = None if value is None else self._db_value(field, value, None)
         return _Column(field.column, constant=constant)
 
@@ -300,12 +402,46 @@ class FramePlan:
     def _label(self, field: Any) -> str:
         return f"{self.model.__name__}.{field.name}"
 
+    def _error(
+        self,
+        message: str,
+        *,
+        column: str | None = None,
+        row: int | None = None,
+        value: Any = None,
+        reason: str | None = None,
+    ) -> BulkInputError:
+        """A :class:`BulkInputError` about this frame; ``row`` is 1-based."""
+        return BulkInputError(
+            message,
+            model=self.model,
+            field=column,
+            row=row,
+            value=value,
+            reason=reason,
+        )
+
     def _refuse(self, field: Any, series: pl.Series, row: int, why: str) -> None:
+        """Refuse the value at 0-based position ``row``; reported 1-based."""
         message = (
-            f"column {series.name!r} ({self._label(field)}), row index {row}: "
+            f"column {series.name!r} ({self._label(field)}), row {row + 1}: "
             f"{_sample(series, row)} {why}"
         )
-        raise ValueError(message)
+        raise self._error(
+            message,
+            column=series.name,
+            row=row + 1,
+            value=_value_at(series, row),
+            reason=why,
+        )
+
+    def _refuse_first(
+        self, field: Any, series: pl.Series, mask: pl.Series, why: str
+    ) -> None:
+        """Refuse the first row where ``mask`` is True, if there is one."""
+        if mask.any():
+            count = int(mask.sum())
+            self._refuse(field, series, _first_row(mask), f"{why} ({count} in all)")
 
     def _check_values(self, field: Any, series: pl.Series) -> None:
         """Refuse a column whose type or values the field cannot store."""
@@ -315,42 +451,66 @@ class FramePlan:
                 f"column {series.name!r} ({self._label(field)}) has type "
                 f"{series.dtype}; {type(field).__name__} needs {_KIND_DTYPES[kind]}"
             )
-            raise TypeError(message)
+            raise BulkInputTypeError(
+                message, model=self.model, field=series.name, reason=message
+            )
         if not field.null and series.null_count():
             row = _first_row(series.is_null())
-            message = (
-                f"column {series.name!r} ({self._label(field)}), row index {row}: "
+            why = (
                 f"null, but the field is not nullable ({series.null_count()} nulls "
                 "in all)"
             )
-            raise ValueError(message)
+            message = f"column {series.name!r} ({self._label(field)}), row {row + 1}: "
+            raise self._error(
+                message + why, column=series.name, row=row + 1, reason=why
+            )
         if series.dtype == pl.Null:
             return
-        if kind == _TEXT:
-            self._check_text(field, series)
-        elif kind == _INTEGER:
-            self._check_integers(field, series)
-        elif kind == _DATETIME:
-            self._check_datetimes(field, series)
+        checks: dict[str, Callable[[Any, pl.Series], None]] = {
+            _TEXT: self._check_text,
+            _TEXT_BY_DJANGO: self._check_text,
+            _INTEGER: self._check_integers,
+            _FLOAT: self._check_floats,
+            _DATE: self._check_dates,
+            _DATETIME: self._check_datetimes,
+            _TIME: self._check_times,
+            _DURATION: self._check_durations,
+        }
+        check = checks.get(kind)
+        if check is not None:
+            check(field, series)
         if field.choices:
             self._check_choices(field, series)
 
     def _check_text(self, field: Any, series: pl.Series) -> None:
+        text = series.cast(pl.String)
+        if self.connection.vendor == "postgresql":
+            self._refuse_first(
+                field,
+                series,
+                text.str.contains("\x00", literal=True),
+                "holds a NUL character, which PostgreSQL text cannot store",
+            )
         # A foreign key to a text key has the length limit of that key.
         target = field.target_field if field.is_relation else field
         max_length = getattr(target, "max_length", None)
-        if max_length is None or isinstance(target, models.TextField):
-            return
-        too_long = series.cast(pl.String).str.len_chars() > max_length
-        if too_long.any():
-            row = _first_row(too_long)
-            self._refuse(
+        if max_length is not None and not isinstance(target, models.TextField):
+            self._refuse_first(
                 field,
                 series,
-                row,
-                f"is longer than max_length={max_length} "
-                f"({int(too_long.sum())} too long in all)",
+                text.str.len_chars() > max_length,
+                f"is longer than max_length={max_length}",
             )
+        if isinstance(target, models.GenericIPAddressField):
+            # PostgreSQL's inet column refuses what is not an address; the
+            # other backends would store any text.
+            for row, value in enumerate(text.to_list()):
+                if value is None or (value == "" and target.null):
+                    continue
+                try:
+                    target.run_validators(value)
+                except ValidationError as error:
+                    self._refuse(field, series, row, " ".join(error.messages))
 
     def _check_integers(self, field: Any, series: pl.Series) -> None:
         target = field.target_field if field.is_relation else field
@@ -374,33 +534,145 @@ class FramePlan:
             field, series, row, f"is outside the column's range [{low}, {high}]"
         )
 
+    def _check_floats(self, field: Any, series: pl.Series) -> None:
+        """Refuse what a double cannot hold exactly or the backend cannot keep."""
+        if series.dtype.is_integer():
+            # Every integer up to 2**53 is a double; above, only some are.
+            # (Compared as floats: the bound may not fit the column's dtype,
+            # and every integer at or above it rounds to a float at or above.)
+            beyond = series.cast(pl.Float64).abs() >= _EXACT_FLOAT_INTEGER
+            for row in beyond.fill_null(value=False).arg_true().to_list():
+                value = series[row]
+                if int(float(value)) != value:
+                    self._refuse(
+                        field,
+                        series,
+                        row,
+                        "has no exact double-precision value (it would be stored "
+                        f"as {int(float(value))}); cast the column to Float64 "
+                        "yourself to accept the rounding",
+                    )
+            return
+        vendor = self.connection.vendor
+        if vendor not in _KEEPS_NAN:
+            self._refuse_first(
+                field,
+                series,
+                series.is_nan(),
+                f"is NaN, which {vendor} cannot store in a float column",
+            )
+        if vendor not in _KEEPS_INFINITY:
+            self._refuse_first(
+                field,
+                series,
+                series.is_infinite(),
+                f"is infinite, which {vendor} cannot store in a float column",
+            )
+
+    def _check_years(
+        self, field: Any, series: pl.Series, years: pl.Series, where: str
+    ) -> None:
+        """Refuse years Python's dates cannot hold: the ORM could not read them."""
+        self._refuse_first(
+            field,
+            series,
+            (years < 1) | (years > _MAX_YEAR),
+            f"falls outside the years 1-{_MAX_YEAR}{where}, which Django cannot "
+            "read back",
+        )
+
+    def _check_dates(self, field: Any, series: pl.Series) -> None:
+        self._check_years(field, series, series.dt.year(), "")
+
     def _check_datetimes(self, field: Any, series: pl.Series) -> None:
         dtype = series.dtype
         assert isinstance(dtype, pl.Datetime)
         aware = dtype.time_zone is not None
+        column = series.name
         if settings.USE_TZ and not aware:
             message = (
-                f"column {series.name!r} ({self._label(field)}) holds naive "
+                f"column {column!r} ({self._label(field)}) holds naive "
                 "datetimes but USE_TZ is on; give them a time zone first, e.g. "
                 ".dt.replace_time_zone('UTC')"
             )
-            raise ValueError(message)
+            raise self._error(message, column=column, reason=message)
         if not settings.USE_TZ and aware:
             message = (
-                f"column {series.name!r} ({self._label(field)}) holds datetimes "
+                f"column {column!r} ({self._label(field)}) holds datetimes "
                 "with a time zone but USE_TZ is off; make them naive first, e.g. "
                 ".dt.convert_time_zone(...).dt.replace_time_zone(None)"
             )
-            raise ValueError(message)
+            raise self._error(message, column=column, reason=message)
         if dtype.time_unit == "ns":
-            lost = series.dt.nanosecond() % 1000 != 0
-            if lost.any():
-                self._refuse(
-                    field,
-                    series,
-                    _first_row(lost),
-                    "has nanoseconds; the database keeps microseconds",
-                )
+            self._refuse_first(
+                field,
+                series,
+                series.dt.nanosecond() % 1000 != 0,
+                "has nanoseconds; the database keeps microseconds",
+            )
+        if not aware:
+            self._check_years(field, series, series.dt.year(), "")
+            return
+        # Stored in UTC, or in the connection's zone where the database has
+        # no time zones; read back in UTC.
+        zones = {"UTC", self._storage_zone()}
+        for zone in sorted(zones):
+            years = series.dt.convert_time_zone(zone).dt.year()
+            self._check_years(field, series, years, f" in {zone}")
+
+    def _storage_zone(self) -> str:
+        if self.connection.features.supports_timezones:
+            return "UTC"
+        return str(self.connection.timezone_name)
+
+    def _check_times(self, field: Any, series: pl.Series) -> None:
+        self._refuse_first(
+            field,
+            series,
+            series.dt.nanosecond() % 1000 != 0,
+            "has nanoseconds; the database keeps microseconds",
+        )
+
+    def _check_durations(self, field: Any, series: pl.Series) -> None:
+        dtype = series.dtype
+        assert isinstance(dtype, pl.Duration)
+        if dtype.time_unit == "ns":
+            self._refuse_first(
+                field,
+                series,
+                series.dt.total_nanoseconds() % 1000 != 0,
+                "has nanoseconds; the database keeps microseconds",
+            )
+        elif dtype.time_unit == "ms":
+            # A bigint of microseconds where the database has no interval
+            # type; PostgreSQL's is wider, but Python's timedelta is not.
+            limit = _MAX_MICROSECONDS // 1000
+            raw = series.cast(pl.Int64)
+            self._refuse_first(
+                field,
+                series,
+                (raw > limit) | (raw < -limit),
+                f"is longer than {_MAX_MICROSECONDS} microseconds, the most a "
+                "DurationField column holds",
+            )
+
+    def _check_json(self, field: Any, series: pl.Series, row: int, value: Any) -> None:
+        """Refuse a value the JSON column would refuse or not read back as it is.
+
+        Django serialises with ``json.dumps`` and the field's encoder, which
+        writes NaN and infinities as tokens no database's JSON accepts and
+        refuses types it does not know (dates, unless the encoder knows them).
+        """
+        try:
+            text = json.dumps(value, cls=field.encoder, allow_nan=False)
+        except (TypeError, ValueError, OverflowError) as error:
+            self._refuse(
+                field, series, row, f"is not valid JSON for the field: {error}"
+            )
+        if self.connection.vendor == "postgresql":
+            problem = _jsonb_problem(json.loads(text))
+            if problem is not None:
+                self._refuse(field, series, row, problem)
 
     def _check_unique(self, given: dict[str, pl.Series]) -> None:
         """Refuse two rows of the frame that share a value that must be unique.
@@ -431,12 +703,22 @@ class FramePlan:
                     )
                 ).row(1)
                 columns = ", ".join(keys.columns[1:])
-                message = (
-                    f"rows at index {first[0]} and {second[0]} of the frame have "
-                    f"the same {columns} ({', '.join(repr(v) for v in key)}), "
-                    f"which must be unique in {self.model.__name__}"
+                why = (
+                    f"the same {columns} ({', '.join(repr(v) for v in key)}) as row "
+                    f"{first[0] + 1}, which must be unique in {self.model.__name__}"
                 )
-                raise ValueError(message)
+                message = (
+                    f"rows {first[0] + 1} and {second[0] + 1} of the frame have the "
+                    f"same {columns} ({', '.join(repr(v) for v in key)}), which must "
+                    f"be unique in {self.model.__name__}"
+                )
+                raise self._error(
+                    message,
+                    column=columns if len(fields) == 1 else None,
+                    row=second[0] + 1,
+                    value=key[0] if len(key) == 1 else key,
+                    reason=why,
+                )
 
     def _check_choices(self, field: Any, series: pl.Series) -> None:
         allowed = {value for value, _ in field.flatchoices}
@@ -463,6 +745,11 @@ class FramePlan:
             _DATE: lambda: self._temporal_text(kind, series),
             _DATETIME: lambda: self._temporal_text(kind, series),
             _TIME: lambda: self._temporal_text(kind, series),
+            _DURATION: lambda: self._convert_with_django(field, series),
+            _BINARY: lambda: self._convert_with_django(field, series),
+            _UUID: lambda: self._convert_with_django(field, series),
+            _JSON: lambda: self._convert_json(field, series),
+            _TEXT_BY_DJANGO: lambda: self._convert_with_django(field, series),
             _DJANGO: lambda: self._convert_with_django(field, series),
         }
         convert = converters.get(kind)
@@ -506,17 +793,19 @@ class FramePlan:
         return text.alias(series.name)
 
     def _convert_decimals(self, field: Any, series: pl.Series) -> pl.Series:
-        """Refuse decimals the column would round; keep the others exact."""
+        """Refuse decimals the column would round; keep the others exact.
+
+        SQLite stores decimals as floats and Django reads them back with 15
+        significant digits, so there a longer decimal is refused too.
+        """
         places = field.decimal_places
         whole_digits = field.max_digits - places
-        unit = decimal.Decimal(1).scaleb(-places)
+        on_sqlite = self.connection.vendor == "sqlite"
         values = series.to_list()
         for row, value in enumerate(values):
             if value is None:
                 continue
             exact = decimal.Decimal(value)
-            if exact != exact.quantize(unit, rounding=decimal.ROUND_DOWN):
-                self._refuse(field, series, row, f"has more than {places} decimals")
             if exact.adjusted() >= whole_digits:
                 self._refuse(
                     field,
@@ -525,6 +814,26 @@ class FramePlan:
                     f"has more than {whole_digits} digits before the point "
                     f"(max_digits={field.max_digits}, decimal_places={places})",
                 )
+            # Trailing zeros lose nothing; counted without a context, which
+            # would round a long value.
+            digits, exponent = _significant(exact)
+            if exponent < -places:
+                self._refuse(field, series, row, f"has more than {places} decimals")
+            if on_sqlite and len(digits) > _SQLITE_DECIMAL_DIGITS:
+                self._refuse(
+                    field,
+                    series,
+                    row,
+                    f"has more than {_SQLITE_DECIMAL_DIGITS} significant digits; "
+                    "SQLite stores decimals as floats and would round it",
+                )
+        return self._convert_with_django(field, series, values)
+
+    def _convert_json(self, field: Any, series: pl.Series) -> pl.Series:
+        values = series.to_list()
+        for row, value in enumerate(values):
+            if value is not None:
+                self._check_json(field, series, row, value)
         return self._convert_with_django(field, series, values)
 
     def _convert_with_django(
@@ -545,11 +854,13 @@ class FramePlan:
         try:
             python_value = field.to_python(value)
             return field.get_db_prep_save(python_value, self.connection)
-        except (ValidationError, TypeError, ValueError) as error:
+        except (ValidationError, TypeError, ValueError, OverflowError) as error:
             reason = "; ".join(getattr(error, "messages", [str(error)]))
             if where is None:
                 message = f"{self._label(field)}: default {value!r} refused: {reason}"
-                raise ValueError(message) from error
+                raise self._error(
+                    message, column=field.name, value=value, reason=message
+                ) from error
             series, row = where
             self._refuse(field, series, row, f"is refused by the field: {reason}")
             raise  # pragma: no cover (_refuse always raises)

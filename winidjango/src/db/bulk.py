@@ -410,9 +410,12 @@ def bulk_create_from_frame(
     integers, ``DateTimeField`` an aware
     ``Datetime`` when ``USE_TZ`` is on, ...); nulls in non-null fields;
     strings over ``max_length``; values outside ``choices``; integers outside
-    the column's range; decimals the column would round; two rows with the
-    same value in a unique field or constraint. The error names the column
-    and the first bad row. Fields without a column-wise conversion
+    the column's range; decimals the column would round; any value that
+    would not read back exactly (nanoseconds, years outside 1-9999, integers
+    a double would round, NaN where the backend cannot keep it, JSON the
+    field's encoder refuses); two rows with the same value in a unique field
+    or constraint. The error names the column and the first bad row
+    (counted from 1). Fields without a column-wise conversion
     (``UUIDField``, ``JSONField``, custom fields) are converted value by value
     with the field's own methods, also before the first write.
 
@@ -421,8 +424,11 @@ def bulk_create_from_frame(
     ``atomic`` and ``progress`` work as for :func:`bulk_create_in_steps`.
 
     Raises:
-        TypeError: ``df`` is not a DataFrame, or a column has the wrong type.
-        ValueError: a column or value the model cannot take (see above).
+        BulkInputTypeError: ``df`` is not a DataFrame, or a column has the
+            wrong type (also a ``TypeError``).
+        BulkInputError: a column or value the model cannot take, or one that
+            would not read back as it is (see above and ``docs/bulk.md``);
+            ``row`` is 1-based. Also a ``ValueError``.
 
     Examples:
         >>> df = pl.DataFrame({"name": ["Ann", "Bob"], "birth_year": [1970, None]})
@@ -471,7 +477,7 @@ def check_frame(
     Examples:
         >>> check_frame(Author, pl.DataFrame({"name": ["Ann", None]}))
         Traceback (most recent call last):
-        ValueError: column 'name' (Author.name), row 1: null, but the field ...
+        BulkInputError: column 'name' (Author.name), row 2: null, but the field ...
     """
     check_model(model)
     alias = _database_for(model, using)
