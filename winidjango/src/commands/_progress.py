@@ -104,7 +104,9 @@ class ProgressDisplay:
         >>> display.close()
     """
 
-    def __init__(self, stream: TextIO | Any, *, enabled: bool) -> None:
+    def __init__(
+        self, stream: TextIO | Any, *, enabled: bool, no_color: bool = False
+    ) -> None:
         self.drawing = enabled and _is_terminal(stream)
         self._progress: Progress | None = None
         if not self.drawing:
@@ -112,7 +114,9 @@ class ProgressDisplay:
         # Django's OutputWrapper ends every write with a newline; rich needs
         # the stream underneath.
         out = getattr(stream, "_out", stream)
-        console = Console(file=out, force_terminal=True, highlight=False)
+        console = Console(
+            file=out, force_terminal=True, highlight=False, no_color=no_color
+        )
         self._progress = Progress(
             SpinnerColumn(finished_text="[green]✓[/]"),
             TextColumn("{task.description}", table_column=Column(no_wrap=True)),
