@@ -88,8 +88,9 @@ class ABCBaseCommand(ABCLoggingMixin, CommonOptionsMixin, BaseCommand):
     - ``--database ALIAS``: where the command's transaction runs (and, by
       convention, where the subclass writes: pass ``using=self.database``).
 
-    :attr:`atomic` (a class attribute, like Django's ``requires_migrations``)
-    says whether :meth:`handle_command` runs inside a transaction. Ctrl-C
+    :attr:`atomic` (a class attribute, in the style of Django's
+    ``requires_migrations_checks``) says whether :meth:`handle_command` runs
+    inside a transaction. Ctrl-C
     or ``SIGTERM`` rolls that transaction back and ends the command with
     exit status 130 or 143 and one line on stderr.
 
