@@ -61,7 +61,7 @@ def test_every_step_and_model_has_a_line_with_rows_and_rate(alias: str) -> None:
     assert "creating testapp.Book" in lines[6]
     assert "3/3 rows" in lines[6]
     assert all("rows/s" in line for line in lines)
-    assert all(re.search(r"\d:\d\d:\d\d$", line) for line in lines)
+    assert all(re.search(r" \d+:\d\d$", line) for line in lines)
     # The report comes on stdout, after the progress lines are done.
     assert out.startswith("Import report")
     assert Book.objects.count() == 3
@@ -91,7 +91,7 @@ def test_a_step_of_unknown_size_shows_a_spinner_and_elapsed_time() -> None:
         step.rows = 1200
     display.close()
     assert any(frame in running for frame in SPINNER_FRAMES)
-    assert "0:00:00" in running
+    assert "0:00" in running
     assert "rows" not in running  # no count while the size is unknown
     assert "/" not in running.split("read", 1)[1]
     (line,) = final_lines(stream)
@@ -112,7 +112,7 @@ def test_chunks_show_time_left_while_running() -> None:
     assert "writing testapp.Author" in running
     assert "2/4 rows" in running
     assert re.search(r"\d+ rows/s", running)
-    assert re.search(r"0:0\d left", running)
+    assert re.search(r"0:00, 0:0\d left", running)
     progress(Author, 2)
     progress.close()
     (line,) = final_lines(stream)

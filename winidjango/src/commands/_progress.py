@@ -15,6 +15,7 @@ The bulk functions call ``progress(model, n)`` after each chunk they write,
 in the calling thread; :class:`ChunkProgress` is such a callable.
 """
 
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TextIO
@@ -29,8 +30,8 @@ from rich.progress import (
     Task,
     TaskID,
     TextColumn,
-    TimeElapsedColumn,
 )
+from rich.table import Column
 from rich.text import Text
 
 
@@ -57,21 +58,35 @@ class _RateColumn(ProgressColumn):
     """Rows per second: rich's running estimate, or the average at the end."""
 
     def render(self, task: Task) -> Text:
-        rate = task.finished_speed or task.speed
+        rate = task.finished_speed
+        if rate is None and task.finished_time:
+            # Done in one go: rich has a single sample and no speed.
+            rate = task.completed / task.finished_time
+        if rate is None:
+            rate = task.speed
         elapsed = task.elapsed or 0.0
         if rate is None and task.completed and elapsed > 0:
             rate = task.completed / elapsed
         return Text("" if rate is None else f"{rate:,.0f} rows/s")
 
 
-class _LeftColumn(ProgressColumn):
-    """Time left, for a running task whose total and speed are known."""
+def _clock(seconds: float) -> str:
+    minutes, seconds = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours}:{minutes:02d}:{seconds:02d}"
+    return f"{minutes}:{seconds:02d}"
+
+
+class _TimeColumn(ProgressColumn):
+    """Time elapsed, and time left while a task with a known total runs."""
 
     def render(self, task: Task) -> Text:
-        if task.finished or task.total is None or task.time_remaining is None:
-            return Text("")
-        minutes, seconds = divmod(round(task.time_remaining), 60)
-        return Text(f"{minutes}:{seconds:02d} left")
+        shown = _clock(task.finished_time or task.elapsed or 0.0)
+        left = task.time_remaining
+        if not task.finished and task.total is not None and left is not None:
+            shown += f", {_clock(left)} left"
+        return Text(shown, style="progress.elapsed")
 
 
 class ProgressDisplay:
@@ -89,7 +104,9 @@ class ProgressDisplay:
         >>> display.close()
     """
 
-    def __init__(self, stream: TextIO | Any, *, enabled: bool) -> None:
+    def __init__(
+        self, stream: TextIO | Any, *, enabled: bool, no_color: bool = False
+    ) -> None:
         self.drawing = enabled and _is_terminal(stream)
         self._progress: Progress | None = None
         if not self.drawing:
@@ -97,33 +114,44 @@ class ProgressDisplay:
         # Django's OutputWrapper ends every write with a newline; rich needs
         # the stream underneath.
         out = getattr(stream, "_out", stream)
-        console = Console(file=out, force_terminal=True, highlight=False)
+        console = Console(
+            file=out, force_terminal=True, highlight=False, no_color=no_color
+        )
         self._progress = Progress(
             SpinnerColumn(finished_text="[green]✓[/]"),
-            TextColumn("{task.description}"),
-            BarColumn(bar_width=24),
-            _RowsColumn(),
-            _RateColumn(),
-            _LeftColumn(),
-            TimeElapsedColumn(),
+            TextColumn("{task.description}", table_column=Column(no_wrap=True)),
+            # The bar takes what the numbers leave of the terminal's width.
+            BarColumn(bar_width=None),
+            _RowsColumn(table_column=Column(no_wrap=True)),
+            _RateColumn(table_column=Column(no_wrap=True)),
+            _TimeColumn(table_column=Column(no_wrap=True)),
             console=console,
             # Stopped for other output (see paused()), the lines are erased
             # and drawn again below it; close() keeps them.
             transient=True,
             redirect_stdout=False,
             redirect_stderr=False,
+            expand=True,
         )
         self._progress.start()
 
-    def add(self, description: str, total: int | None) -> TaskID | None:
+    def add(
+        self, description: str, total: int | None, *, since: float | None = None
+    ) -> TaskID | None:
         """Add a line; ``None`` when nothing is drawn.
+
+        ``since`` (a :func:`time.monotonic` time) says when the work of the
+        line began, if that was before now.
 
         Examples:
             >>> task = display.add("creating testapp.Author", 1000)
         """
         if self._progress is None:
             return None
-        return self._progress.add_task(description, total=total)
+        task = self._progress.add_task(description, total=total)
+        if since is not None:
+            self._progress.tasks[self._index(task)].start_time = since
+        return task
 
     def advance(self, task: TaskID | None, rows: int) -> None:
         """Count ``rows`` more rows on a line.
@@ -260,20 +288,29 @@ class ChunkProgress:
         self.display = display
         self.drawing = enabled and display.drawing
         self._tasks: dict[str, TaskID | None] = {}
+        self._since = time.monotonic()
 
     def __call__(self, model: type[Model], count: int) -> None:
         """Record that ``count`` more objects of ``model`` were written."""
         label = _label(model)
         self.done[label] = self.done.get(label, 0) + count
         if self.drawing:
-            if label not in self._tasks:
-                # A line appears when its model starts: the models are
-                # written one after the other, parents first.
-                total = self.totals.get(label)
-                self._tasks[label] = self.display.add(f"{self.verb} {label}", total)
-            self.display.advance(self._tasks[label], count)
+            self._draw(label, count)
         if self.on_chunk is not None:
             self.on_chunk()
+
+    def _draw(self, label: str, count: int) -> None:
+        if label not in self._tasks:
+            # Models are written one after the other, parents first: the
+            # first chunk of this one ends the previous one, whose last chunk
+            # is when this one began.
+            for done_label, task in self._tasks.items():
+                self.display.finish(task, self.done[done_label])
+            total = self.totals.get(label)
+            description = f"{self.verb} {label}"
+            self._tasks[label] = self.display.add(description, total, since=self._since)
+        self.display.advance(self._tasks[label], count)
+        self._since = time.monotonic()
 
     def close(self) -> None:
         """Mark every line done; stop drawing if the display is this object's."""

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from typing import Any, NoReturn, TextIO
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -87,8 +88,9 @@ class ABCBaseCommand(ABCLoggingMixin, CommonOptionsMixin, BaseCommand):
     - ``--database ALIAS``: where the command's transaction runs (and, by
       convention, where the subclass writes: pass ``using=self.database``).
 
-    :attr:`atomic` (a class attribute, like Django's ``requires_migrations``)
-    says whether :meth:`handle_command` runs inside a transaction. Ctrl-C
+    :attr:`atomic` (a class attribute, in the style of Django's
+    ``requires_migrations_checks``) says whether :meth:`handle_command` runs
+    inside a transaction. Ctrl-C
     or ``SIGTERM`` rolls that transaction back and ends the command with
     exit status 130 or 143 and one line on stderr.
 
@@ -149,7 +151,7 @@ class ABCBaseCommand(ABCLoggingMixin, CommonOptionsMixin, BaseCommand):
         self._transaction_aliases: set[str] = set()
         self._logged_aliases: set[str] = set()
         self._other_thread_guards: list[tuple[BaseDatabaseWrapper, Any]] = []
-        self._thread_id = threading.get_ident()
+        self._threads_before: set[int | None] = set()
         # Draws nothing until a run replaces it (see _run_handle_command).
         self.progress_display = ProgressDisplay(self.stderr, enabled=False)
 
@@ -318,12 +320,13 @@ class ABCBaseCommand(ABCLoggingMixin, CommonOptionsMixin, BaseCommand):
 
     def _run_handle_command(self) -> None:
         self._deadline = Deadline(self.timeout)
-        self._thread_id = threading.get_ident()
         self._transaction_aliases = set()
         self._logged_aliases = set()
         # Steps and chunked writes draw here, on a terminal's stderr.
         self.progress_display = ProgressDisplay(
-            self.stderr, enabled=self.verbosity >= 1
+            self.stderr,
+            enabled=self.verbosity >= 1,
+            no_color=bool(self.options.get("no_color")),
         )
         with Interrupts() as interrupts:
             try:
@@ -383,19 +386,26 @@ class ABCBaseCommand(ABCLoggingMixin, CommonOptionsMixin, BaseCommand):
         statement then opens the transaction (see ``DryRunGuard``).
         """
         for alias in connections:
-            connection = connections[alias]
+            try:
+                connection = connections[alias]
+            except ImproperlyConfigured:
+                # Its driver is not installed: nothing can use this database.
+                continue
             guard = DryRunGuard(alias, connection, cover=self.include_in_transaction)
             guard.covered = alias in self._transaction_aliases
             transactions.enter_context(connection.execute_wrapper(guard))
             self._log_writes(alias)
+        self._threads_before = {thread.ident for thread in threading.enumerate()}
         connection_created.connect(self._guard_other_thread, weak=False)
 
     def _guard_other_thread(
         self, sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any
     ) -> None:
         # A worker thread's own connection (bulk calls with atomic=False and
-        # threads) commits on its own: in a dry run it may only read.
-        if threading.get_ident() == self._thread_id:
+        # threads) commits on its own: in a dry run it may only read. Threads
+        # that ran before the dry run began (another command's, a server's)
+        # are not its workers and are left alone.
+        if threading.get_ident() in self._threads_before:
             return
         guard = ReadOnlyGuard(connection.alias)
         connection.execute_wrappers.append(guard)
