@@ -17,9 +17,9 @@ rolled back at the end, with the backend as the project's only database
   class of that name), whose message matches; the message part is optional.
 - A block whose first line is ``# <path>.py`` is a file of the example app
   (``examples/library/<path>.py``): every top-level statement of the block
-  must be a whole top-level statement of that file word for word (a class
-  is shown complete; statements may be left out), and instead of the block the module is
-  imported and its public names are put in the namespace.
+  must be a whole top-level statement of that file, word for word (a class
+  is shown complete; statements may be left out). Instead of the block, the
+  module is imported and its public names are put in the namespace.
 - The page runs in a temporary directory holding the files that the pages
   declare: a block of any language after ``<!-- docs-test: file NAME -->``
   is the content of ``NAME``.
@@ -184,9 +184,17 @@ def declared_files() -> dict[str, Block]:
 
 
 def pages_with_code() -> list[Path]:
-    return [
-        page for page in pages() if any(block.is_python for block in read_blocks(page))
-    ]
+    """Pages with Python blocks, and pages that do not parse (to say why)."""
+    found = []
+    for page in pages():
+        try:
+            blocks = read_blocks(page)
+        except DocsError:
+            found.append(page)
+            continue
+        if any(block.is_python for block in blocks):
+            found.append(page)
+    return found
 
 
 # --------------------------------------------------------------------- running
