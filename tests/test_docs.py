@@ -454,7 +454,8 @@ def test_harness_checks_values_and_errors(tmp_path: Path) -> None:
         "int('a')  # -> raises ValueError: invalid literal...\n```\n\n"
         "```python\n>>> x + 1\n3\n\n```\n\n"
         "```python\nprint('hi', x)\n```\n\n<!-- docs-test: output -->\n"
-        "```text\nhi 2\n```\n"
+        "```text\nhi 2\n```\n\n"
+        '=== "In a tab"\n\n    ```python\n    x * 3  # -> 6\n    ```\n'
     )
     bad_cases = {
         "```python\n1 + 1  # -> 3\n```\n": "the page shows: 3",
@@ -475,7 +476,7 @@ def test_harness_checks_values_and_errors(tmp_path: Path) -> None:
     globals()["ROOT"] = tmp_path
     try:
         page.write_text(good)
-        assert len(list(run_page(page))) == 3
+        assert len(list(run_page(page))) == 4
         for text, message in bad_cases.items():
             page.write_text(text)
             with pytest.raises(DocsError, match=re.escape(message)):
