@@ -17,9 +17,9 @@ rolled back at the end, with the backend as the project's only database
   class of that name), whose message matches; the message part is optional.
 - A block whose first line is ``# <path>.py`` is a file of the example app
   (``examples/library/<path>.py``): every top-level statement of the block
-  must be a whole top-level statement of that file word for word (a class
-  is shown complete; statements may be left out), and instead of the block the module is
-  imported and its public names are put in the namespace.
+  must be a whole top-level statement of that file, word for word (a class
+  is shown complete; statements may be left out). Instead of the block, the
+  module is imported and its public names are put in the namespace.
 - The page runs in a temporary directory holding the files that the pages
   declare: a block of any language after ``<!-- docs-test: file NAME -->``
   is the content of ``NAME``.
@@ -184,9 +184,17 @@ def declared_files() -> dict[str, Block]:
 
 
 def pages_with_code() -> list[Path]:
-    return [
-        page for page in pages() if any(block.is_python for block in read_blocks(page))
-    ]
+    """Pages with Python blocks, and pages that do not parse (to say why)."""
+    found = []
+    for page in pages():
+        try:
+            blocks = read_blocks(page)
+        except DocsError:
+            found.append(page)
+            continue
+        if any(block.is_python for block in blocks):
+            found.append(page)
+    return found
 
 
 # --------------------------------------------------------------------- running
@@ -446,7 +454,8 @@ def test_harness_checks_values_and_errors(tmp_path: Path) -> None:
         "int('a')  # -> raises ValueError: invalid literal...\n```\n\n"
         "```python\n>>> x + 1\n3\n\n```\n\n"
         "```python\nprint('hi', x)\n```\n\n<!-- docs-test: output -->\n"
-        "```text\nhi 2\n```\n"
+        "```text\nhi 2\n```\n\n"
+        '=== "In a tab"\n\n    ```python\n    x * 3  # -> 6\n    ```\n'
     )
     bad_cases = {
         "```python\n1 + 1  # -> 3\n```\n": "the page shows: 3",
@@ -467,7 +476,7 @@ def test_harness_checks_values_and_errors(tmp_path: Path) -> None:
     globals()["ROOT"] = tmp_path
     try:
         page.write_text(good)
-        assert len(list(run_page(page))) == 3
+        assert len(list(run_page(page))) == 4
         for text, message in bad_cases.items():
             page.write_text(text)
             with pytest.raises(DocsError, match=re.escape(message)):

@@ -26,22 +26,22 @@ class Author(models.Model):
         return self.name
 
 
-class Book(models.Model):
-    title = models.CharField(max_length=200)
-    author = models.ForeignKey(Author, on_delete=models.CASCADE, related_name="books")
-    pages = models.IntegerField(default=0)
-    isbn = models.CharField(max_length=13, unique=True, null=True, blank=True)
-    tags = models.ManyToManyField("Tag", blank=True, related_name="books")
-
-    def __str__(self) -> str:
-        return self.title
-
-
 class Tag(models.Model):
     name = models.CharField(max_length=50, unique=True)
 
     def __str__(self) -> str:
         return self.name
+
+
+class Book(models.Model):
+    title = models.CharField(max_length=200)
+    author = models.ForeignKey(Author, on_delete=models.CASCADE, related_name="books")
+    pages = models.IntegerField(default=0)
+    isbn = models.CharField(max_length=13, unique=True, null=True, blank=True)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="books")
+
+    def __str__(self) -> str:
+        return self.title
 
 
 class Review(BaseModel):
