@@ -9,6 +9,9 @@ from winidjango.src.db.bulk import bulk_update_in_steps
 
 class Command(ABCBaseCommand):
     help = "Give authors without a birth year the year passed with --year."
+    # One transaction around handle_command: an error, a timeout or Ctrl-C
+    # leaves the database as it was.
+    atomic = True
 
     def add_command_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--year", type=int, required=True, help="The year.")
