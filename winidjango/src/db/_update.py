@@ -74,16 +74,14 @@ class UpdatePlan[M: Model](SavedChunkChecks):
             rows = self._converter.rows(chunk)
         except SqlExpressionFound as found:
             raise self._expression_error(chunk[found.position]) from None
-        return [
-            self.writer.update_statement(
-                self.table,
-                self.pk_column,
-                self.columns,
-                self.casts,
-                rows[start : start + self.rows_per_statement],
-            )
-            for start in range(0, len(rows), self.rows_per_statement)
-        ]
+        return self.writer.update_statements(
+            self.table,
+            self.pk_column,
+            self.columns,
+            self.casts,
+            rows,
+            max_rows=self.rows_per_statement,
+        )
 
     def _refuse_deferred_in(self, chunk: list[M]) -> None:
         """Refuse the first object of ``chunk`` with an update field deferred.

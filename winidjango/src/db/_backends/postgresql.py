@@ -7,7 +7,12 @@ from typing import Any
 
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from winidjango.src.db._backends.base import BulkSqlWriter, Statement, plain_integers
+from winidjango.src.db._backends.base import (
+    BulkSqlWriter,
+    Statement,
+    free_alias,
+    plain_integers,
+)
 
 # Explicit casts to a sized type cut values short without an error
 # ('abcdef'::varchar(3) is 'abc'); cast to the unsized type and let the
@@ -249,14 +254,15 @@ class PostgreSqlWriter(BulkSqlWriter):
         quote = self.quote
         unnest = ", ".join(f"CAST(%s AS {cast}[])" for cast in casts)
         names = ", ".join(quote(name) for name in [pk_column, *columns])
-        assignments = ", ".join(f"{quote(c)} = v.{quote(c)}" for c in columns)
+        v = quote(free_alias(table, pk_column, *columns))
+        assignments = ", ".join(f"{quote(c)} = {v}.{quote(c)}" for c in columns)
         target_pk = f"{quote(table)}.{quote(pk_column)}"
         # The key list lets the table side use the primary key index; see
         # _values_update_statement() and planner_settings().
         sql = (
             f"UPDATE {quote(table)} SET {assignments} "
-            f"FROM unnest({unnest}) AS v ({names}) "
-            f"WHERE {target_pk} = v.{quote(pk_column)} "
+            f"FROM unnest({unnest}) AS {v} ({names}) "
+            f"WHERE {target_pk} = {v}.{quote(pk_column)} "
             f"AND {target_pk} = ANY(CAST(%s AS {casts[0]}[]))"
         )
         return sql, [*arrays, arrays[0]]
@@ -279,7 +285,8 @@ class PostgreSqlWriter(BulkSqlWriter):
         other_row = ", ".join(["%s"] * len(casts))
         values = ", ".join([f"({first_row})"] + [f"({other_row})"] * (len(rows) - 1))
         names = ", ".join(quote(name) for name in [pk_column, *columns])
-        assignments = ", ".join(f"{quote(c)} = v.{quote(c)}" for c in columns)
+        v = quote(free_alias(table, pk_column, *columns))
+        assignments = ", ".join(f"{quote(c)} = {v}.{quote(c)}" for c in columns)
         target_pk = f"{quote(table)}.{quote(pk_column)}"
         key_array = f"CAST(%s AS {casts[0]}[])" if casts[0] else "%s"
         # The key list lets the table side use the primary key index, and
@@ -288,8 +295,8 @@ class PostgreSqlWriter(BulkSqlWriter):
         # picks a nested loop over a sequential scan, one scan per row.
         sql = (
             f"UPDATE {quote(table)} SET {assignments} "
-            f"FROM (VALUES {values}) AS v ({names}) "
-            f"WHERE {target_pk} = v.{quote(pk_column)} "
+            f"FROM (VALUES {values}) AS {v} ({names}) "
+            f"WHERE {target_pk} = {v}.{quote(pk_column)} "
             f"AND {target_pk} = ANY({key_array})"
         )
         params = [value for row in rows for value in row]
