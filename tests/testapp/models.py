@@ -149,3 +149,41 @@ class Ticket(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+# --- Tables named like the aliases winidjango's SQL introduces ------------
+# The joined values of a bulk UPDATE get an alias ("v", or "v1", "v2", ...
+# when the table or a column already has that name); these tables take
+# those names, and columns named like the next candidates.
+
+
+class TableV(models.Model):
+    name = models.CharField(max_length=100)
+    v1 = models.IntegerField(null=True)
+
+    class Meta:
+        db_table = "v"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TableV1(models.Model):
+    name = models.CharField(max_length=100)
+
+    class Meta:
+        db_table = "v1"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TableV2(models.Model):
+    name = models.CharField(max_length=100)
+    v = models.IntegerField(null=True, db_column="V")
+
+    class Meta:
+        db_table = "v2"
+
+    def __str__(self) -> str:
+        return self.name

@@ -166,8 +166,14 @@ class PostgreSqlWriter(BulkSqlWriter):
     """COPY for inserts; updates join the table to a typed VALUES list."""
 
     def __init__(self, connection: BaseDatabaseWrapper) -> None:
+        """Note whether the driver can COPY; no query is run."""
         super().__init__(connection)
         self._sequences: dict[tuple[str, str], str | None] = {}
+        # COPY streams rows through psycopg 3's ``cursor.copy()``. Django
+        # also runs on psycopg2, whose copy API takes preformatted text:
+        # there, rows go in as multi-row INSERTs, adapted by the driver.
+        driver = getattr(connection, "Database", None)
+        self.uses_copy = getattr(driver, "__name__", "") != "psycopg2"
 
     def insert_rows(
         self,
@@ -181,7 +187,8 @@ class PostgreSqlWriter(BulkSqlWriter):
 
         ``nextval`` over ``generate_series`` hands out one key per row in
         order, exactly the keys plain INSERTs would have drawn; COPY then
-        streams the rows with their keys in one round trip.
+        streams the rows with their keys in one round trip (with psycopg2,
+        multi-row INSERTs instead).
         """
         quote = self.quote
         keys: list[Any] | None = None
@@ -198,6 +205,9 @@ class PostgreSqlWriter(BulkSqlWriter):
             keys = [row[0] for row in cursor.fetchall()]
             columns = [pk_column, *columns]
             rows = [[key, *row] for key, row in zip(keys, rows, strict=True)]
+        if not self.uses_copy:
+            super().insert_rows(cursor, table, columns, rows, None)
+            return keys
         names = ", ".join(quote(column) for column in columns)
         sql = f"COPY {quote(table)} ({names}) FROM STDIN"
         # Run through Django's execute-wrapper chain, so that wrappers
