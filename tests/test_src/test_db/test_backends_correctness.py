@@ -152,10 +152,11 @@ def test_mariadb_update_is_split_in_bytes(backend: str, alias: str) -> None:
 
 _SQLITE_CHILD = """
 import sys, time
+from pathlib import Path
 import django
 from django.conf import settings
 
-path, mode, label, start = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+path, mode, marker = sys.argv[1], sys.argv[2], Path(sys.argv[3])
 settings.configure(
     DATABASES={
         "default": {
@@ -173,23 +174,25 @@ settings.configure(
 django.setup()
 from django.db import connection
 from tests.testapp.models import Author
-from winidjango.src.db.bulk import bulk_create_in_steps, bulk_create_from_frame
+from winidjango.src.db.bulk import bulk_create_in_steps
 
 if mode == "setup":
     with connection.schema_editor() as editor:
         editor.create_model(Author)
-    sys.exit(0)
-import polars as pl
+elif mode == "hold":
+    # One atomic call that keeps the write lock for about 2 seconds: it
+    # signals once its first chunk is written, then dawdles after each.
+    def progress(model, count):
+        marker.touch()
+        time.sleep(0.2)
 
-while time.time() < start:
-    time.sleep(0.001)
-for call in range(40):
-    if call % 4 == 3:
-        names = [f"{label}-{call}-{i}" for i in range(100)]
-        bulk_create_from_frame(Author, pl.DataFrame({"name": names}), step=25)
-    else:
-        authors = [Author(name=f"{label}-{call}-{i}") for i in range(100)]
-        bulk_create_in_steps(Author, authors, step=25)
+    authors = [Author(name=f"hold-{i}") for i in range(250)]
+    bulk_create_in_steps(Author, authors, step=25, progress=progress)
+else:
+    while not marker.exists():
+        time.sleep(0.01)
+    authors = [Author(name=f"wait-{i}") for i in range(100)]
+    bulk_create_in_steps(Author, authors, step=25)
 """
 
 
@@ -211,33 +214,30 @@ def _finish(process: subprocess.Popen[str], timeout: float = 300) -> str:
 
 
 def test_sqlite_two_processes_create_rows_at_once(tmp_path: Path) -> None:
-    """Both processes wait for each other's write lock and succeed.
+    """The second writer waits for the first one's write lock, then succeeds.
 
-    Each runs 40 atomic calls of 100 rows (objects and frames) at the same
-    moment. Reading the largest key before the first write made the second
-    writer fail at once with "database is locked".
+    One process holds the write lock in a long atomic call while the other
+    starts its own. Reading the largest key before the first write made the
+    second fail at once with "database is locked" instead of waiting for the
+    busy timeout, as Django's ``bulk_create`` does.
     """
     import sqlite3
 
     path = str(tmp_path / "shared.sqlite3")
-    _finish(_run_child(_SQLITE_CHILD, path, "setup", "x", "0"))
-    start = str(time.time() + 3)
+    marker = str(tmp_path / "first-chunk-written")
+    _finish(_run_child(_SQLITE_CHILD, path, "setup", marker))
     children = [
-        _run_child(_SQLITE_CHILD, path, "write", label, start) for label in "ab"
+        _run_child(_SQLITE_CHILD, path, mode, marker) for mode in ("hold", "wait")
     ]
     for child in children:
         _finish(child)
     with sqlite3.connect(path) as db:
         rows = db.execute("SELECT id, name FROM testapp_author").fetchall()
-    assert len(rows) == 2 * 40 * 100
+    assert len(rows) == 350
     assert len({key for key, _ in rows}) == len(rows)
-    expected = {
-        f"{label}-{call}-{i}"
-        for label in "ab"
-        for call in range(40)
-        for i in range(100)
+    assert {name for _, name in rows} == {f"hold-{i}" for i in range(250)} | {
+        f"wait-{i}" for i in range(100)
     }
-    assert {name for _, name in rows} == expected
 
 
 @pytest.mark.backends("sqlite")
