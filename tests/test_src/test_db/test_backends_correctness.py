@@ -16,7 +16,6 @@ import logging
 import os
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
@@ -26,13 +25,13 @@ from typing import Any
 import polars as pl
 import pytest
 from django.conf import settings as django_settings
-from django.db import connections
+from django.db import IntegrityError, connections
 from django.db.models import Model
 from django.test.utils import CaptureQueriesContext
 from django.utils.connection import ConnectionDoesNotExist
 
 import winidjango.src.db._backends as backends_module
-from tests.testapp.models import Author, Book, Sample, TableV, TableV1, TableV2
+from tests.testapp.models import Author, Book, Sample, TableV, TableV1, TableV2, Tag
 from winidjango.src.db._backends import get_writer, writer_class
 from winidjango.src.db._backends.fallback import DjangoWriter
 from winidjango.src.db._backends.mysql import MySqlWriter
@@ -577,3 +576,26 @@ def test_unknown_backend_falls_back_to_django_sql(
     assert len(warnings) == 1
     assert "'unknowndb'" in warnings[0]
     assert "Django's own" in warnings[0]
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "unknowndb"])
+@pytest.mark.parametrize("operation", ["create", "update"])
+def test_unknown_backend_is_atomic(operation: str) -> None:
+    """A failure in the last chunk leaves nothing written, as on other backends."""
+    using = "unknowndb"
+    tags = [Tag(name=f"t{i}") for i in range(6)]
+    if operation == "create":
+        tags[-1].name = "t0"  # unique name: the last chunk fails
+        with pytest.raises(IntegrityError):
+            bulk_create_in_steps(Tag, tags, step=2, using=using)
+        assert not Tag.objects.using("default").exists()
+        return
+    bulk_create_in_steps(Tag, tags, step=2, using=using)
+    for i, tag in enumerate(tags):
+        tag.name = f"new{i}"
+    tags[-1].name = "new0"
+    with pytest.raises(IntegrityError):
+        bulk_update_in_steps(Tag, tags, ["name"], step=2, using=using)
+    assert sorted(Tag.objects.using("default").values_list("name", flat=True)) == [
+        f"t{i}" for i in range(6)
+    ]

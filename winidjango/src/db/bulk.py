@@ -17,6 +17,10 @@ chunks committed. Inside a caller's atomic block, chunks cannot be committed
 separately without leaving the caller's transaction, so they are written one by
 one on the caller's connection instead, with a warning.
 
+Every function takes ``using=`` (default ``router.db_for_write(model)``); an
+alias missing from ``settings.DATABASES`` raises Django's
+``ConnectionDoesNotExist`` before anything else, whatever the input.
+
 Inputs may be any iterable, generators included: they are read lazily, a chunk
 of ``step`` objects at a time, at most a few chunks ahead of the writes.
 Lists and tuples are checked in full before anything is written; for a
