@@ -44,12 +44,40 @@ def _value_bytes(value: Any) -> int:
         return _escaped_bytes(bytes(value)) + 12
     if value is None or isinstance(value, (bool, int, float)):
         # NULL, 1, or at most 20 digits / a 24-character repr, and ", ".
-        return 28
+        return _SIMPLE_BYTES
     return len(str(value)) + 8
 
 
 def _row_bytes(row: Sequence[Any]) -> int:
     return sum(map(_value_bytes, row))
+
+
+# Types whose values take at most _SIMPLE_BYTES (see _value_bytes).
+_SIMPLE = frozenset({type(None), bool, int, float})
+_SIMPLE_BYTES = 28
+
+
+def _values_bytes(rows: Sequence[Sequence[Any]]) -> int:
+    """``sum(map(_row_bytes, rows))``, with the per-value work done in C.
+
+    All strings are encoded and escape-counted together, and the fixed-size
+    values are only counted: measuring a chunk this way costs a fraction of
+    a call of :func:`_value_bytes` per value.
+    """
+    values = [value for row in rows for value in row]
+    strings = [value for value in values if type(value) is str]
+    size = 4 * len(strings)
+    if strings:
+        size += _escaped_bytes("".join(strings).encode("utf-8", "surrogatepass"))
+    if len(strings) < len(values):
+        others = [value for value in values if type(value) is not str]
+        simple = sum(map(_SIMPLE.__contains__, map(type, others)))
+        size += _SIMPLE_BYTES * simple
+        if simple < len(others):
+            size += sum(
+                _value_bytes(value) for value in others if type(value) not in _SIMPLE
+            )
+    return size
 
 
 def _max_allowed_packet(connection: BaseDatabaseWrapper) -> int:
@@ -96,6 +124,32 @@ class MySqlWriter(BulkSqlWriter):
     def row_bytes(self, row: Sequence[Any]) -> int:
         """Bytes of statement text ``row`` takes: encoded, escaped, quoted."""
         return _row_bytes(row) + 4
+
+    def statement_parts(
+        self,
+        rows: Sequence[Sequence[Any]],
+        width: int,
+        *,
+        max_rows: int | None = None,
+        row_sql_bytes: int = 0,
+    ) -> list[Sequence[Sequence[Any]]]:
+        """One statement when all of ``rows`` fit, else split row by row.
+
+        A chunk usually fits in one statement; measuring it as a whole first
+        avoids measuring every row.
+        """
+        fits_rows = max_rows is None or len(rows) <= max_rows
+        if (
+            rows
+            and fits_rows
+            and self.max_params_per_statement() is None
+            and _values_bytes(rows) + len(rows) * (row_sql_bytes + 4)
+            <= self.max_statement_bytes
+        ):
+            return [rows]
+        return super().statement_parts(
+            rows, width, max_rows=max_rows, row_sql_bytes=row_sql_bytes
+        )
 
     def value_cast(self, db_type: str | None) -> str | None:
         """``BINARY`` for binary columns, whose values must stay bytes."""
