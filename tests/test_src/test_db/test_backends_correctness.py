@@ -147,6 +147,30 @@ def test_mariadb_update_is_split_in_bytes(backend: str, alias: str) -> None:
     assert all(len(sql.encode()) < budget for sql, _ in statements)
 
 
+def test_mariadb_chunk_measure_equals_row_measure() -> None:
+    """Measuring a chunk at once gives the sum of its rows' sizes."""
+    from winidjango.src.db._backends import mysql
+
+    rows = [
+        (
+            "a'\\\n" + _EMOJI * i,
+            None,
+            b"\x00'xy" * i,
+            Decimal("1.25"),
+            datetime.date(2024, 1, 1),
+            memoryview(b"ab"),
+            3.5,
+            True,
+            2**60,
+        )
+        for i in range(50)
+    ]
+    assert mysql._values_bytes(rows) == sum(map(mysql._row_bytes, rows))
+    # An emoji is four bytes, a quote or backslash two (escaped).
+    assert mysql._value_bytes(_EMOJI) == 4 + 4
+    assert mysql._value_bytes("'\\") == 4 + 4
+
+
 # --- SQLite: concurrent writers ------------------------------------------------
 
 _SQLITE_CHILD = """
