@@ -623,3 +623,16 @@ def test_unknown_backend_is_atomic(operation: str) -> None:
     assert sorted(Tag.objects.using("default").values_list("name", flat=True)) == [
         f"t{i}" for i in range(6)
     ]
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "unknowndb"])
+def test_unknown_backend_writer_reads_keys_back() -> None:
+    """The fallback writer's own INSERT returns each new row's key."""
+    connection = connections["unknowndb"]
+    with connection.cursor() as cursor:
+        keys = get_writer(connection).insert_rows(
+            cursor, "testapp_author", ["name"], [["a"], ["b"], ["c"]], "id"
+        )
+    assert keys is not None
+    stored = dict(Author.objects.using("default").values_list("pk", "name"))
+    assert stored == dict(zip(keys, ["a", "b", "c"], strict=True))
