@@ -113,7 +113,33 @@ def build_databases() -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
             databases[backend] = settings
         else:
             unavailable[backend] = reason
+    databases |= _backend_test_aliases(databases)
     return databases, unavailable
+
+
+def _backend_test_aliases(
+    databases: dict[str, dict[str, Any]],
+) -> dict[str, dict[str, Any]]:
+    """Extra aliases for the tests of backend selection (``tests/backends``).
+
+    Each mirrors a real test database (no database of its own is created):
+    the same tables, reached through another backend class.
+    """
+    extra: dict[str, dict[str, Any]] = {}
+    default = databases["default"]
+    for alias in ("sqlitesub", "unknowndb"):
+        extra[alias] = {
+            **default,
+            "ENGINE": f"tests.backends.{alias}",
+            "TEST": {"MIRROR": "default"},
+        }
+    if "postgresql" in databases:
+        extra["pgsub"] = {
+            **databases["postgresql"],
+            "ENGINE": "tests.backends.pgsub",
+            "TEST": {"MIRROR": "postgresql"},
+        }
+    return extra
 
 
 def alias_for(backend: str) -> str:

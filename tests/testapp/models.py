@@ -301,6 +301,18 @@ class Counter(models.Model):
 
     name = models.CharField(max_length=50)
     n = models.IntegerField(null=True)
+# --- Tables named like the aliases winidjango's SQL introduces ------------
+# The joined values of a bulk UPDATE get an alias ("v", or "v1", "v2", ...
+# when the table or a column already has that name); these tables take
+# those names, and columns named like the next candidates.
+
+
+class TableV(models.Model):
+    name = models.CharField(max_length=100)
+    v1 = models.IntegerField(null=True)
+
+    class Meta:
+        db_table = "v"
 
     def __str__(self) -> str:
         return self.name
@@ -312,6 +324,11 @@ class Shop(models.Model):
     name = models.CharField(max_length=50)
     visits = models.IntegerField(default=0)
     changed = models.DateTimeField(auto_now=True, null=True)
+class TableV1(models.Model):
+    name = models.CharField(max_length=100)
+
+    class Meta:
+        db_table = "v1"
 
     def __str__(self) -> str:
         return self.name
@@ -333,6 +350,12 @@ class Measure(models.Model):
     doc = models.JSONField(null=True, encoder=DjangoJSONEncoder)
     address = models.GenericIPAddressField(null=True)
     precise = models.DecimalField(max_digits=30, decimal_places=10, null=True)
+class TableV2(models.Model):
+    name = models.CharField(max_length=100)
+    v = models.IntegerField(null=True, db_column="V")
+
+    class Meta:
+        db_table = "v2"
 
     def __str__(self) -> str:
         return self.name

@@ -31,8 +31,10 @@ class DeletePlan[M: Model](SavedChunkChecks):
         self._set_up_checks(model)
         self.alias = alias
         meta = get_model_meta(model)
-        self.fast = Collector(using=alias).can_fast_delete(model._base_manager.all())
         self.writer = get_writer(connection)
+        self.fast = not self.writer.uses_django_sql and Collector(
+            using=alias
+        ).can_fast_delete(model._base_manager.all())
         self.label = meta.label
         self.table = meta.db_table
         assert meta.pk is not None

@@ -150,7 +150,9 @@ class InsertPlan[M: Model](ChunkChecks):
         self.pk_field = meta.pk
         # The fast path writes plain values itself; anything the database
         # must send back besides the key goes through Django's compiler.
-        self.fast = all(field is meta.pk for field in meta.db_returning_fields)
+        self.fast = not self.writer.uses_django_sql and all(
+            field is meta.pk for field in meta.db_returning_fields
+        )
         self._convert_with_pk = RowConverter(model, self.fields, connection, add=True)
         self._convert_without_pk = RowConverter(
             model, self.fields_without_pk, connection, add=True

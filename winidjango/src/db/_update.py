@@ -206,16 +206,14 @@ class UpdatePlan[M: Model](SavedChunkChecks):
             return self._for_django(chunk)
         return PreparedUpdate(
             [
-                [
-                    self.writer.update_statement(
-                        part.table,
-                        part.key_column,
-                        part.columns,
-                        part.casts,
-                        rows[start : start + part.rows_per_statement],
-                    )
-                    for start in range(0, len(rows), part.rows_per_statement)
-                ]
+                self.writer.update_statements(
+                    part.table,
+                    part.key_column,
+                    part.columns,
+                    part.casts,
+                    rows,
+                    max_rows=part.rows_per_statement,
+                )
                 for part, rows in zip(self.parts, tables, strict=True)
             ]
         )

@@ -17,6 +17,10 @@ chunks committed. Inside a caller's atomic block, chunks cannot be committed
 separately without leaving the caller's transaction, so they are written one by
 one on the caller's connection instead, with a warning.
 
+Every function takes ``using=`` (default ``router.db_for_write(model)``); an
+alias missing from ``settings.DATABASES`` raises Django's
+``ConnectionDoesNotExist`` before anything else, whatever the input.
+
 Inputs may be any iterable, generators included: they are read lazily, a chunk
 of ``step`` objects at a time, at most a few chunks ahead of the writes.
 Lists and tuples are checked in full before anything is written; for a
@@ -41,6 +45,7 @@ from typing import Any, Literal, overload
 import polars as pl
 from django.db import connections, router, transaction
 from django.db.models import Model
+from django.utils.connection import ConnectionDoesNotExist
 
 from winidjango.src.db._backends import get_writer
 from winidjango.src.db._delete import DeletePlan, preview_deletion, sum_delete_counts
@@ -95,7 +100,21 @@ type Progress = Callable[[type[Model], int], None]
 
 
 def _database_for(model: type[Model], using: str | None) -> str:
-    return using if using is not None else router.db_for_write(model)
+    """The alias to write ``model`` to; an alias not in ``DATABASES`` is refused.
+
+    Refused up front, with Django's own error for it, by every function here:
+    a deletion preview of a model without relations would otherwise never
+    touch the database and answer for a database that does not exist.
+    """
+    alias = using if using is not None else router.db_for_write(model)
+    if alias not in connections.settings:
+        configured = ", ".join(map(repr, connections.settings))
+        message = (
+            f"using={alias!r}: no such database alias in settings.DATABASES "
+            f"(configured: {configured})"
+        )
+        raise ConnectionDoesNotExist(message)
+    return alias
 
 
 def _checked_call(
@@ -647,6 +666,8 @@ def bulk_create_bulks_in_steps(
         check_model(model)
     models = topological_sort_models(bulk_by_class)
     if not models:
+        if using is not None:
+            _database_for(Model, using)
         return {}
     alias = _database_for(models[0], using)
     created: dict[type[Model], list[Model]] = {}
@@ -795,6 +816,8 @@ def multi_simulate_bulk_deletion(
     for model in entries:
         check_model(model)
     if not entries:
+        if using is not None:
+            _database_for(Model, using)
         return {}
     alias = _database_for(next(iter(entries)), using)
     return preview_deletion(

@@ -23,6 +23,11 @@ class BulkSqlWriter:
     #: at the same time. False where the database serializes all writers.
     supports_concurrent_writers = True
 
+    #: True for a backend winidjango has no writer of its own for: objects
+    #: are then inserted with Django's insert compiler and deleted through
+    #: Django's Collector (see ``fallback.DjangoWriter``).
+    uses_django_sql = False
+
     def __init__(self, connection: BaseDatabaseWrapper) -> None:
         """Keep the connection for quoting and type names; no query is run."""
         self.connection = connection
@@ -57,23 +62,30 @@ class BulkSqlWriter:
         return keys
 
     def statement_parts(
-        self, rows: Sequence[Sequence[Any]], width: int
+        self,
+        rows: Sequence[Sequence[Any]],
+        width: int,
+        *,
+        max_rows: int | None = None,
+        row_sql_bytes: int = 0,
     ) -> list[Sequence[Sequence[Any]]]:
         """Split ``rows`` into statements of bounded size.
 
-        Each part stays within the parameter limit and about
-        :attr:`max_statement_bytes` of text and binary values.
+        Each part stays within the parameter limit (or ``max_rows``) and about
+        :attr:`max_statement_bytes`, counting :meth:`row_bytes` per row plus
+        ``row_sql_bytes`` of SQL text the statement spends on each row.
         """
-        limit = self.max_params_per_statement()
-        max_rows = len(rows) if limit is None else max(limit // max(width, 1), 1)
+        if max_rows is None:
+            limit = self.max_params_per_statement()
+            max_rows = len(rows) if limit is None else max(limit // max(width, 1), 1)
+        budget = self.max_statement_bytes
+        measure = self.row_bytes
         parts: list[Sequence[Sequence[Any]]] = []
         start, size = 0, 0
         for index, row in enumerate(rows):
-            row_size = sum(
-                len(value) for value in row if isinstance(value, (str, bytes))
-            )
+            row_size = measure(row) + row_sql_bytes
             if index > start and (
-                index - start >= max_rows or size + row_size > self.max_statement_bytes
+                index - start >= max_rows or size + row_size > budget
             ):
                 parts.append(rows[start:index])
                 start, size = index, 0
@@ -82,8 +94,17 @@ class BulkSqlWriter:
             parts.append(rows[start:])
         return parts
 
-    #: Text and binary bytes per multi-row statement before it is split; keeps
-    #: statements under the server's packet limit (MariaDB: 16 MiB default).
+    def row_bytes(self, row: Sequence[Any]) -> int:
+        """About how much of a statement ``row``'s values take.
+
+        Here the length of its text and binary values: PostgreSQL and SQLite
+        have no packet limit a statement must fit, only a memory cost to
+        bound. MariaDB counts exact bytes (see its writer).
+        """
+        return sum(len(value) for value in row if isinstance(value, (str, bytes)))
+
+    #: Bytes per multi-row statement before it is split, as counted by
+    #: :meth:`row_bytes`; MariaDB lowers it to fit the server's packet limit.
     max_statement_bytes = 8 * 1024 * 1024
 
     def max_params_per_statement(self) -> int | None:
@@ -131,6 +152,29 @@ class BulkSqlWriter:
         """Session settings the bulk UPDATE statements run under (none here)."""
         return nullcontext()
 
+    def update_statements(
+        self,
+        table: str,
+        pk_column: str,
+        columns: Sequence[str],
+        casts: Sequence[str | None],
+        rows: Sequence[Sequence[Any]],
+        *,
+        max_rows: int,
+    ) -> list[Statement]:
+        """The statements updating ``rows``: :meth:`update_statement` per part.
+
+        Here split by row count only: PostgreSQL and SQLite take statements
+        far larger than a chunk's, and measuring every value would slow
+        every update down. MariaDB also splits by size (see its writer).
+        """
+        return [
+            self.update_statement(
+                table, pk_column, columns, casts, rows[start : start + max_rows]
+            )
+            for start in range(0, len(rows), max_rows)
+        ]
+
     def update_statement(
         self,
         table: str,
@@ -157,3 +201,19 @@ def plain_integers(values: Sequence[Any]) -> bool:
     if not values or not {int}.issuperset(map(type, values)):
         return False
     return bool(min(values) >= _INT64_MIN and max(values) <= _INT64_MAX)
+
+
+def free_alias(*names: str) -> str:
+    """A table alias unlike every name in ``names`` (tables, columns).
+
+    The alias of the joined values (``v``) must not be the name of the table
+    being written (a model with ``db_table = "v"``) nor of a column in the
+    same statement; names are compared case-insensitively, as MariaDB and
+    SQLite compare them.
+    """
+    taken = {name.lower() for name in names}
+    alias, number = "v", 0
+    while alias in taken:
+        number += 1
+        alias = f"v{number}"
+    return alias

@@ -7,7 +7,12 @@ from typing import Any
 
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from winidjango.src.db._backends.base import BulkSqlWriter, Statement, plain_integers
+from winidjango.src.db._backends.base import (
+    BulkSqlWriter,
+    Statement,
+    free_alias,
+    plain_integers,
+)
 
 # Explicit casts to a sized type cut values short without an error
 # ('abcdef'::varchar(3) is 'abc'); cast to the unsized type and let the
@@ -161,8 +166,14 @@ class PostgreSqlWriter(BulkSqlWriter):
     """COPY for inserts; updates join the table to a typed VALUES list."""
 
     def __init__(self, connection: BaseDatabaseWrapper) -> None:
+        """Note whether the driver can COPY; no query is run."""
         super().__init__(connection)
         self._sequences: dict[tuple[str, str], str | None] = {}
+        # COPY streams rows through psycopg 3's ``cursor.copy()``. Django
+        # also runs on psycopg2, whose copy API takes preformatted text:
+        # there, rows go in as multi-row INSERTs, adapted by the driver.
+        driver = getattr(connection, "Database", None)
+        self.uses_copy = getattr(driver, "__name__", "") != "psycopg2"
 
     def insert_rows(
         self,
@@ -176,7 +187,8 @@ class PostgreSqlWriter(BulkSqlWriter):
 
         ``nextval`` over ``generate_series`` hands out one key per row in
         order, exactly the keys plain INSERTs would have drawn; COPY then
-        streams the rows with their keys in one round trip.
+        streams the rows with their keys in one round trip (with psycopg2,
+        multi-row INSERTs instead).
         """
         quote = self.quote
         keys: list[Any] | None = None
@@ -193,6 +205,9 @@ class PostgreSqlWriter(BulkSqlWriter):
             keys = [row[0] for row in cursor.fetchall()]
             columns = [pk_column, *columns]
             rows = [[key, *row] for key, row in zip(keys, rows, strict=True)]
+        if not self.uses_copy:
+            super().insert_rows(cursor, table, columns, rows, None)
+            return keys
         names = ", ".join(quote(column) for column in columns)
         sql = f"COPY {quote(table)} ({names}) FROM STDIN"
         # Run through Django's execute-wrapper chain, so that wrappers
@@ -249,14 +264,15 @@ class PostgreSqlWriter(BulkSqlWriter):
         quote = self.quote
         unnest = ", ".join(f"CAST(%s AS {cast}[])" for cast in casts)
         names = ", ".join(quote(name) for name in [pk_column, *columns])
-        assignments = ", ".join(f"{quote(c)} = v.{quote(c)}" for c in columns)
+        v = quote(free_alias(table, pk_column, *columns))
+        assignments = ", ".join(f"{quote(c)} = {v}.{quote(c)}" for c in columns)
         target_pk = f"{quote(table)}.{quote(pk_column)}"
         # The key list lets the table side use the primary key index; see
         # _values_update_statement() and planner_settings().
         sql = (
             f"UPDATE {quote(table)} SET {assignments} "
-            f"FROM unnest({unnest}) AS v ({names}) "
-            f"WHERE {target_pk} = v.{quote(pk_column)} "
+            f"FROM unnest({unnest}) AS {v} ({names}) "
+            f"WHERE {target_pk} = {v}.{quote(pk_column)} "
             f"AND {target_pk} = ANY(CAST(%s AS {casts[0]}[]))"
         )
         return sql, [*arrays, arrays[0]]
@@ -279,7 +295,8 @@ class PostgreSqlWriter(BulkSqlWriter):
         other_row = ", ".join(["%s"] * len(casts))
         values = ", ".join([f"({first_row})"] + [f"({other_row})"] * (len(rows) - 1))
         names = ", ".join(quote(name) for name in [pk_column, *columns])
-        assignments = ", ".join(f"{quote(c)} = v.{quote(c)}" for c in columns)
+        v = quote(free_alias(table, pk_column, *columns))
+        assignments = ", ".join(f"{quote(c)} = {v}.{quote(c)}" for c in columns)
         target_pk = f"{quote(table)}.{quote(pk_column)}"
         key_array = f"CAST(%s AS {casts[0]}[])" if casts[0] else "%s"
         # The key list lets the table side use the primary key index, and
@@ -288,8 +305,8 @@ class PostgreSqlWriter(BulkSqlWriter):
         # picks a nested loop over a sequential scan, one scan per row.
         sql = (
             f"UPDATE {quote(table)} SET {assignments} "
-            f"FROM (VALUES {values}) AS v ({names}) "
-            f"WHERE {target_pk} = v.{quote(pk_column)} "
+            f"FROM (VALUES {values}) AS {v} ({names}) "
+            f"WHERE {target_pk} = {v}.{quote(pk_column)} "
             f"AND {target_pk} = ANY({key_array})"
         )
         params = [value for row in rows for value in row]
