@@ -46,6 +46,7 @@ from winidjango.src.db._backends import get_writer
 from winidjango.src.db._delete import DeletePlan, preview_deletion, sum_delete_counts
 from winidjango.src.db._frame import FramePlan
 from winidjango.src.db._insert import InsertPlan
+from winidjango.src.db._load_rejecting import load_frame_rejecting
 from winidjango.src.db._pipeline import (
     chunked,
     run_chunkwise,
@@ -63,10 +64,12 @@ from winidjango.src.db._validation import (
 from winidjango.src.db.exceptions import BulkPartialFailureError
 from winidjango.src.db.fields import AnyField, get_model_meta
 from winidjango.src.db.models import instance_values, topological_sort_models
+from winidjango.src.db.rejects import Reject
 
 __all__ = [
     "DEFAULT_THREADS",
     "BulkPartialFailureError",
+    "Reject",
     "bulk_create_bulks_in_steps",
     "bulk_create_from_frame",
     "bulk_create_in_steps",
@@ -367,6 +370,7 @@ def bulk_create_from_frame(
     threads: int | None = None,
     atomic: bool = True,
     progress: Progress | None = None,
+    rejects: list[Reject] | None = None,
 ) -> int:
     """Write the rows of a polars DataFrame into ``model``'s table; return the count.
 
@@ -397,6 +401,13 @@ def bulk_create_from_frame(
     not called; primary keys are not returned. ``using``, ``threads``,
     ``atomic`` and ``progress`` work as for :func:`bulk_create_in_steps`.
 
+    With ``rejects=[]`` (a list), bad rows are set aside instead of ending
+    the call: each row the checks or the database refuse is appended to the
+    list as a :class:`~winidjango.src.db.rejects.Reject` (1-based row, column,
+    reason, value) and every other row is written, in one transaction (see
+    :mod:`winidjango.src.db.rejects`). A refusal of the whole frame (an
+    unknown column, a column of the wrong type) is still raised.
+
     Raises:
         TypeError: ``df`` is not a DataFrame, or a column has the wrong type.
         ValueError: a column or value the model cannot take (see above).
@@ -408,8 +419,17 @@ def bulk_create_from_frame(
         >>> books = pl.DataFrame({"title": ["Notes"], "author_id": [1], "pages": [80]})
         >>> bulk_create_from_frame(Book, books, step=10_000)
         1
+        >>> rejects: list[Reject] = []
+        >>> bulk_create_from_frame(Author, df, rejects=rejects)  # bad rows aside
+        2
     """
     alias = _checked_call(model, step, threads, using)
+    if rejects is not None:
+        if not isinstance(df, pl.DataFrame):
+            FramePlan(model, df, connections[alias])  # raises, explaining
+        return load_frame_rejecting(
+            model, df, step=step, alias=alias, rejects=rejects, progress=progress
+        )
     connection = connections[alias]
     plan = FramePlan(model, df, connection)
     writer = get_writer(connection)
