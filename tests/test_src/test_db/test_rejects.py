@@ -12,7 +12,7 @@ import pytest
 from django.db import transaction
 
 from tests.testapp.models import Author, Score
-from winidjango.src.db.bulk import bulk_create_from_frame
+from winidjango.src.db.bulk import bulk_create_from_frame, bulk_create_in_steps
 from winidjango.src.db.rejects import (
     Reject,
     RejectLimitError,
@@ -125,3 +125,29 @@ def test_reject_file(tmp_path: Path) -> None:
         "1,testapp.Author,,IntegrityError: duplicate,Ann,1970",
         '3,testapp.Author,name,"null, but the field is not nullable",,1',
     ]
+
+
+def test_objects_database_refusals_are_isolated(backend: str) -> None:
+    ann = Author.objects.create(name="Ann")
+    Score.objects.create(label="taken", points=1)
+    unsaved_parent = Author(name="never saved")
+    objs = [
+        Score(label="a", points=1, author=ann),
+        Score(label="taken", points=2),
+        Score(label="b", points=-5),
+        Score(label="c", points=4, author_id=ann.pk + 1000),
+        Score(label="d", points=5, author=unsaved_parent),
+        Score(label="e", points=6),
+    ]
+    rejects: list[Reject] = []
+    created = bulk_create_in_steps(Score, objs, step=4, rejects=rejects)
+    assert [obj.label for obj in created] == ["a", "e"]
+    assert all(obj.pk is not None and not obj._state.adding for obj in created)
+    assert _labels() == ["a", "e", "taken"]
+    assert sorted(reject.row for reject in rejects) == [2, 3, 4, 5]
+    for position in (1, 2, 3, 4):
+        assert objs[position]._state.adding
+        assert objs[position].pk is None
+    by_row = {reject.row: reject for reject in rejects}
+    assert by_row[4].column == "author"
+    assert "unsaved related object" in by_row[5].reason

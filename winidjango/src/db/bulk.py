@@ -46,7 +46,10 @@ from winidjango.src.db._backends import get_writer
 from winidjango.src.db._delete import DeletePlan, preview_deletion, sum_delete_counts
 from winidjango.src.db._frame import FramePlan
 from winidjango.src.db._insert import InsertPlan
-from winidjango.src.db._load_rejecting import load_frame_rejecting
+from winidjango.src.db._load_rejecting import (
+    create_objects_rejecting,
+    load_frame_rejecting,
+)
 from winidjango.src.db._pipeline import (
     chunked,
     run_chunkwise,
@@ -197,6 +200,7 @@ def bulk_create_in_steps[M: Model](
     atomic: bool = True,
     progress: Progress | None = None,
     return_objects: Literal[True] = True,
+    rejects: list[Reject] | None = None,
 ) -> list[M]: ...
 
 
@@ -211,6 +215,7 @@ def bulk_create_in_steps[M: Model](
     atomic: bool = True,
     progress: Progress | None = None,
     return_objects: Literal[False],
+    rejects: list[Reject] | None = None,
 ) -> int: ...
 
 
@@ -224,6 +229,7 @@ def bulk_create_in_steps[M: Model](
     atomic: bool = True,
     progress: Progress | None = None,
     return_objects: bool = True,
+    rejects: list[Reject] | None = None,
 ) -> list[M] | int:
     """Insert ``bulk`` in chunks of ``step`` and return the objects with their keys.
 
@@ -241,6 +247,13 @@ def bulk_create_in_steps[M: Model](
             of the objects and keeps no reference to them, so that creating
             millions of rows from a generator needs memory for a few chunks
             only. The objects still get their keys.
+        rejects: a list to set bad objects aside in instead of failing: an
+            object whose related object is unsaved, whose foreign key points
+            to no row, or that the database refuses (unique clash, check
+            constraint) is appended as a
+            :class:`~winidjango.src.db.rejects.Reject` (1-based row) and
+            left unsaved; the others are created, in one transaction
+            (``threads`` is not used then).
 
     Returns:
         The created objects in input order, primary keys set (or their number,
@@ -268,6 +281,11 @@ def bulk_create_in_steps[M: Model](
     plan = InsertPlan(
         model, connections[alias], alias, step, keep_objects=return_objects
     )
+    if rejects is not None:
+        created = create_objects_rejecting(
+            plan, bulk, step=step, rejects=rejects, progress=progress
+        )
+        return created if return_objects else len(created)
     try:
         if not return_objects:
             return _count_created(

@@ -36,6 +36,7 @@ from typing import Any
 from django.db import DataError, IntegrityError, connections, transaction
 from django.db.models import Model
 
+from winidjango.src.db.exceptions import BulkInputError
 from winidjango.src.db.fields import get_model_meta
 
 __all__ = ["Reject", "RejectLimitError", "write_rejects_csv"]
@@ -119,6 +120,8 @@ def write_isolating(
     size: int,
     write: Callable[[int, int], int],
     refused: Callable[[int, BaseException], None],
+    *,
+    undo: Callable[[int, int], None] | None = None,
 ) -> int:
     """Write positions ``[0, size)`` with ``write(start, stop)``; isolate refusals.
 
@@ -126,7 +129,11 @@ def write_isolating(
     constraints (foreign keys) before the savepoint is released, so that a
     row the database would refuse at commit is refused here. A refused part
     is halved until single rows remain; ``refused(position, error)`` hears of
-    each. Returns the rows written.
+    each. ``undo(start, stop)`` runs after a failed attempt's rollback, to
+    reset what ``write`` changed outside the database (objects marked saved).
+    A :class:`~winidjango.src.db.exceptions.BulkInputError` raised by
+    ``write`` (a value refused while converting it) is isolated the same way.
+    Returns the rows written.
     """
     connection = connections[alias]
     check_now = _deferred_checker(connection)
@@ -136,7 +143,9 @@ def write_isolating(
             with transaction.atomic(using=alias):
                 written = write(start, stop)
                 check_now()
-        except (IntegrityError, DataError) as error:
+        except (IntegrityError, DataError, BulkInputError) as error:
+            if undo is not None:
+                undo(start, stop)
             if stop - start == 1:
                 refused(start, error)
                 return 0
