@@ -117,7 +117,10 @@ def test_reject_file(tmp_path: Path) -> None:
         Reject(3, "testapp.Author", "name", "null, but the field is not nullable"),
         Reject(1, "testapp.Author", None, "IntegrityError: duplicate"),
     ]
-    source = {1: {"Name": "Ann", "Year": 1970}, 3: {"Name": None, "Year": 1}}
+    source: dict[int, dict[str, object]] = {
+        1: {"Name": "Ann", "Year": 1970},
+        3: {"Name": None, "Year": 1},
+    }
     assert write_rejects_csv(path, rejects, source, ["Name", "Year"]) == 2
     lines = path.read_text(encoding="utf-8").splitlines()
     assert lines == [
