@@ -11,22 +11,26 @@ from winidjango.src.db.ledger import ImportLedger, LedgerMismatchError, fingerpr
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+def _commit_batch(
+    ledger: ImportLedger, number: int, batch: pl.DataFrame, alias: str, *, fail: bool
+) -> None:
+    with transaction.atomic(using=alias):
+        bulk_create_from_frame(Tag, batch, using=alias)
+        ledger.record(number, fingerprint(batch), batch.height)
+        if fail:
+            raise RuntimeError("killed")  # the batch and its ledger row go
+
+
 def test_batches_commit_with_their_ledger_row(alias: str) -> None:
     ledger = ImportLedger("tags", using=alias)
     ledger.clear()
     batches = [
         pl.DataFrame({"name": [f"t{b}-{i}" for i in range(3)]}) for b in range(3)
     ]
-    for number, batch in enumerate(batches):
-        if number == 2:
-            with pytest.raises(RuntimeError), transaction.atomic(using=alias):
-                bulk_create_from_frame(Tag, batch, using=alias)
-                ledger.record(number, fingerprint(batch), batch.height)
-                raise RuntimeError("killed")  # the batch and its ledger row go
-            break
-        with transaction.atomic(using=alias):
-            bulk_create_from_frame(Tag, batch, using=alias)
-            ledger.record(number, fingerprint(batch), batch.height)
+    _commit_batch(ledger, 0, batches[0], alias, fail=False)
+    _commit_batch(ledger, 1, batches[1], alias, fail=False)
+    with pytest.raises(RuntimeError):
+        _commit_batch(ledger, 2, batches[2], alias, fail=True)
     assert set(ImportLedger("tags", using=alias).committed()) == {0, 1}
     assert Tag.objects.count() == 6
 
