@@ -359,3 +359,24 @@ class TableV2(models.Model):
 
     def __str__(self) -> str:
         return self.name
+# -- rejects: a database-only check constraint --------------------------------
+
+
+class Score(models.Model):
+    """A check constraint only the database enforces, and a unique label."""
+
+    label = models.CharField(max_length=20, unique=True)
+    points = models.IntegerField()
+    author = models.ForeignKey(
+        Author, on_delete=models.CASCADE, null=True, related_name="scores"
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(points__gte=0), name="score_points_not_negative"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.label

@@ -51,6 +51,10 @@ from winidjango.src.db._backends import get_writer
 from winidjango.src.db._delete import DeletePlan, preview_deletion, sum_delete_counts
 from winidjango.src.db._frame import FramePlan
 from winidjango.src.db._insert import InsertPlan
+from winidjango.src.db._load_rejecting import (
+    create_objects_rejecting,
+    load_frame_rejecting,
+)
 from winidjango.src.db._pipeline import (
     chunked,
     run_chunkwise,
@@ -69,10 +73,12 @@ from winidjango.src.db._validation import (
 from winidjango.src.db.exceptions import BulkPartialFailureError
 from winidjango.src.db.fields import AnyField, get_model_meta
 from winidjango.src.db.models import instance_values, topological_sort_models
+from winidjango.src.db.rejects import Reject
 
 __all__ = [
     "DEFAULT_THREADS",
     "BulkPartialFailureError",
+    "Reject",
     "bulk_create_bulks_in_steps",
     "bulk_create_from_frame",
     "bulk_create_in_steps",
@@ -227,6 +233,7 @@ def bulk_create_in_steps[M: Model](
     atomic: bool = True,
     progress: Progress | None = None,
     return_objects: Literal[True] = True,
+    rejects: list[Reject] | None = None,
 ) -> list[M]: ...
 
 
@@ -241,6 +248,7 @@ def bulk_create_in_steps[M: Model](
     atomic: bool = True,
     progress: Progress | None = None,
     return_objects: Literal[False],
+    rejects: list[Reject] | None = None,
 ) -> int: ...
 
 
@@ -254,6 +262,7 @@ def bulk_create_in_steps[M: Model](
     atomic: bool = True,
     progress: Progress | None = None,
     return_objects: bool = True,
+    rejects: list[Reject] | None = None,
 ) -> list[M] | int:
     """Insert ``bulk`` in chunks of ``step`` and return the objects with their keys.
 
@@ -271,6 +280,13 @@ def bulk_create_in_steps[M: Model](
             of the objects and keeps no reference to them, so that creating
             millions of rows from a generator needs memory for a few chunks
             only. The objects still get their keys.
+        rejects: a list to set bad objects aside in instead of failing: an
+            object whose related object is unsaved, whose foreign key points
+            to no row, or that the database refuses (unique clash, check
+            constraint) is appended as a
+            :class:`~winidjango.src.db.rejects.Reject` (1-based row) and
+            left unsaved; the others are created, in one transaction
+            (``threads`` is not used then).
 
     Returns:
         The created objects in input order, primary keys set (or their number,
@@ -307,6 +323,11 @@ def bulk_create_in_steps[M: Model](
     plan = InsertPlan(
         model, connections[alias], alias, step, keep_objects=return_objects
     )
+    if rejects is not None:
+        created = create_objects_rejecting(
+            plan, bulk, step=step, rejects=rejects, progress=progress
+        )
+        return created if return_objects else len(created)
     try:
         if not return_objects:
             return _count_created(
@@ -409,6 +430,7 @@ def bulk_create_from_frame(
     threads: int | None = None,
     atomic: bool = True,
     progress: Progress | None = None,
+    rejects: list[Reject] | None = None,
 ) -> int:
     """Write the rows of a polars DataFrame into ``model``'s table; return the count.
 
@@ -442,6 +464,13 @@ def bulk_create_from_frame(
     not called; primary keys are not returned. ``using``, ``threads``,
     ``atomic`` and ``progress`` work as for :func:`bulk_create_in_steps`.
 
+    With ``rejects=[]`` (a list), bad rows are set aside instead of ending
+    the call: each row the checks or the database refuse is appended to the
+    list as a :class:`~winidjango.src.db.rejects.Reject` (1-based row, column,
+    reason, value) and every other row is written, in one transaction (see
+    :mod:`winidjango.src.db.rejects`). A refusal of the whole frame (an
+    unknown column, a column of the wrong type) is still raised.
+
     Raises:
         BulkInputTypeError: ``df`` is not a DataFrame, or a column has the
             wrong type (also a ``TypeError``).
@@ -456,8 +485,17 @@ def bulk_create_from_frame(
         >>> books = pl.DataFrame({"title": ["Notes"], "author_id": [1], "pages": [80]})
         >>> bulk_create_from_frame(Book, books, step=10_000)
         1
+        >>> rejects: list[Reject] = []
+        >>> bulk_create_from_frame(Author, df, rejects=rejects)  # bad rows aside
+        2
     """
     alias = _checked_call(model, step, threads, using)
+    if rejects is not None:
+        if not isinstance(df, pl.DataFrame):
+            FramePlan(model, df, connections[alias])  # raises, explaining
+        return load_frame_rejecting(
+            model, df, step=step, alias=alias, rejects=rejects, progress=progress
+        )
     connection = connections[alias]
     plan = FramePlan(model, df, connection)
     writer = get_writer(connection)
