@@ -75,6 +75,10 @@ def test_check_refusals_are_set_aside(backend: str) -> None:
         (4, "name"),
         (5, "name"),
     ]
+    reasons = {r.row: r.reason for r in rejects}
+    # One rule, one reason per row (not the count over the frame).
+    assert reasons[2] == reasons[5] == "null, but the field is not nullable"
+    assert reasons[4].startswith("is longer than max_length=100")
 
 
 def test_rejects_inside_a_rolled_back_transaction_leave_nothing(alias: str) -> None:

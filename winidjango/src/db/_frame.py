@@ -188,6 +188,11 @@ def _dtype_fits(kind: str, dtype: pl.DataType) -> bool:
     return fits is None or fits(dtype)
 
 
+def _true_rows(mask: pl.Series) -> list[int]:
+    """The 1-based positions where ``mask`` is True (nulls count False)."""
+    return (mask.fill_null(value=False).arg_true() + 1).to_list()
+
+
 def _first_row(mask: pl.Series) -> int:
     """The position of the first True of a boolean series (nulls count False)."""
     return int(mask.fill_null(value=False).arg_true()[0])
@@ -410,8 +415,9 @@ class FramePlan:
         row: int | None = None,
         value: Any = None,
         reason: str | None = None,
+        rows: list[int] | None = None,
     ) -> BulkInputError:
-        """A :class:`BulkInputError` about this frame; ``row`` is 1-based."""
+        """A :class:`BulkInputError` about this frame; rows are 1-based."""
         return BulkInputError(
             message,
             model=self.model,
@@ -419,10 +425,25 @@ class FramePlan:
             row=row,
             value=value,
             reason=reason,
+            rows=rows,
         )
 
-    def _refuse(self, field: Any, series: pl.Series, row: int, why: str) -> None:
-        """Refuse the value at 0-based position ``row``; reported 1-based."""
+    def _refuse(
+        self,
+        field: Any,
+        series: pl.Series,
+        row: int,
+        why: str,
+        *,
+        rows: list[int] | None = None,
+        each: str | None = None,
+    ) -> None:
+        """Refuse the value at 0-based position ``row``; reported 1-based.
+
+        ``rows`` (1-based) are all the rows the same rule refuses and
+        ``each`` the reason for any one of them, for callers that set bad
+        rows aside (``rejects=``).
+        """
         message = (
             f"column {series.name!r} ({self._label(field)}), row {row + 1}: "
             f"{_sample(series, row)} {why}"
@@ -432,7 +453,8 @@ class FramePlan:
             column=series.name,
             row=row + 1,
             value=_value_at(series, row),
-            reason=why,
+            reason=each or why,
+            rows=rows,
         )
 
     def _refuse_first(
@@ -441,7 +463,14 @@ class FramePlan:
         """Refuse the first row where ``mask`` is True, if there is one."""
         if mask.any():
             count = int(mask.sum())
-            self._refuse(field, series, _first_row(mask), f"{why} ({count} in all)")
+            self._refuse(
+                field,
+                series,
+                _first_row(mask),
+                f"{why} ({count} in all)",
+                rows=_true_rows(mask),
+                each=why,
+            )
 
     def _check_values(self, field: Any, series: pl.Series) -> None:
         """Refuse a column whose type or values the field cannot store."""
@@ -456,13 +485,15 @@ class FramePlan:
             )
         if not field.null and series.null_count():
             row = _first_row(series.is_null())
-            why = (
-                f"null, but the field is not nullable ({series.null_count()} nulls "
-                "in all)"
-            )
+            each = "null, but the field is not nullable"
+            why = f"{each} ({series.null_count()} nulls in all)"
             message = f"column {series.name!r} ({self._label(field)}), row {row + 1}: "
             raise self._error(
-                message + why, column=series.name, row=row + 1, reason=why
+                message + why,
+                column=series.name,
+                row=row + 1,
+                reason=each,
+                rows=_true_rows(series.is_null()),
             )
         if series.dtype == pl.Null:
             return

@@ -33,6 +33,9 @@ class BulkInputError(ValueError):
             when the reason is not about one row (an unknown column).
         value: the offending value (None if there is none to show).
         reason: the message without the model/field/row prefix.
+        rows: every 1-based row the same rule refuses, where the check knows
+            them all at once (a frame's null or too-long values); otherwise
+            ``[row]``, or empty when ``row`` is None.
 
     Examples:
         >>> try:
@@ -51,6 +54,7 @@ class BulkInputError(ValueError):
         row: int | None = None,
         value: Any = None,
         reason: str | None = None,
+        rows: list[int] | None = None,
     ) -> None:
         """Keep the message and the data it is about."""
         super().__init__(message)
@@ -59,6 +63,7 @@ class BulkInputError(ValueError):
         self.row = row
         self.value = value
         self.reason = reason if reason is not None else message
+        self.rows = list(rows) if rows else ([] if row is None else [row])
 
 
 class BulkInputTypeError(BulkInputError, TypeError):
