@@ -184,7 +184,9 @@ class SyncChild(models.Model):
 class SyncItem(models.Model):
     """Points to its parent by primary key; unique per (parent, number)."""
 
-    parent = models.ForeignKey(SyncParent, on_delete=models.CASCADE, related_name="items")
+    parent = models.ForeignKey(
+        SyncParent, on_delete=models.CASCADE, related_name="items"
+    )
     number = models.IntegerField()
     qty = models.IntegerField(default=0)
 

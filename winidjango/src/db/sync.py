@@ -1,4 +1,4 @@
-"""Sync a table with today's data: create what is new, update what changed, delete what is gone.
+"""Sync a table with data: create what is new, update what changed, delete the rest.
 
 A sync is planned first and applied second. :func:`plan_sync` reads only the
 key and compared columns of the table, in chunks, into polars, joins them to
@@ -269,7 +269,7 @@ def _delete_scope(
 class _Data:
     """The data of a sync: key, match and compared columns in one frame."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0917
         self,
         model: type[Model],
         data: object,
@@ -328,8 +328,14 @@ class _Data:
         if self.objects is not None:
             raw = self._object_columns(wanted, parent_keys)
             for index, f in enumerate(wanted):
-                plain = [None if v is PENDING else v for v in raw[index]]
-                series = self.values[f].from_db_prep(plain)
+                values = self.values[f]
+                if values.is_json:
+                    # JSON compares by content, not by the text Django sends.
+                    python = [getattr(obj, f.attname) for obj in self.objects]
+                    series = values.from_python(python)
+                else:
+                    plain = [None if v is PENDING else v for v in raw[index]]
+                    series = values.from_db_prep(plain)
                 columns.append(series.alias(self._name(f)))
             self.lookups = [
                 [None if v is PENDING else v for v in raw[index]]
@@ -410,7 +416,7 @@ class _Data:
             related = obj._state.fields_cache.get(cache_name)
             if related is None or obj.__dict__.get(attname) not in (None, ""):
                 continue
-            if related._is_pk_set():  # type: ignore[attr-defined]
+            if related._is_pk_set():
                 found[position] = target.get_db_prep_save(
                     getattr(related, target.attname), self.connection
                 )
@@ -694,7 +700,11 @@ class SyncPlan:
         self._saved_states = []
 
     def _write_objects(self) -> tuple[int, int]:
-        from winidjango.src.db.bulk import bulk_create_in_steps, bulk_update_in_steps
+        # bulk.py re-exports this module: imported here, not at the top.
+        from winidjango.src.db.bulk import (  # noqa: PLC0415
+            bulk_create_in_steps,
+            bulk_update_in_steps,
+        )
 
         objs = self._data.objects
         assert objs is not None
@@ -722,7 +732,7 @@ class SyncPlan:
         return created, updated
 
     def _write_frame(self) -> tuple[int, int]:
-        from winidjango.src.db.bulk import bulk_create_from_frame
+        from winidjango.src.db.bulk import bulk_create_from_frame  # noqa: PLC0415
 
         frame = self._data.frame
         assert frame is not None
@@ -757,7 +767,7 @@ class SyncPlan:
                 value = f.pre_save(model(), add=False)
                 constants.append(f.get_db_prep_save(value, connection))
                 fields.append(f)
-                columns.append(f.column)
+                columns.append(str(f.column))
         values = [
             row
             for chunk in prepared.chunks(len(rows_index) or 1)
@@ -796,7 +806,7 @@ def _key_text(key: tuple[Any, ...]) -> str:
 class _Reader:
     """Reads pk, key and compared columns of a model's rows into polars."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0917
         self,
         model: type[Model],
         alias: str,
@@ -999,6 +1009,22 @@ def _plan(
     _fill_plan(plan, joined, incoming)
     if incoming.frame is not None and plan._create_rows:
         FramePlan(model, incoming.frame[plan._create_rows], connection, check_only=True)
+    _plan_deletes(plan, existing, table, deletes, scope)
+    logger.debug("planned %r", plan)
+    return plan
+
+
+def _plan_deletes(
+    plan: SyncPlan,
+    existing: pl.DataFrame,
+    table: pl.DataFrame,
+    deletes: bool,
+    scope: QuerySet[Any] | None,
+) -> None:
+    """Rows to delete, their cascades, and the snapshot apply() checks."""
+    key_fields, incoming, reader = plan._key_fields, plan._data, plan._reader
+    model, alias = plan.model, plan.alias
+    match = [f"m{index}" for index in range(len(key_fields))]
     gone = existing.join(table.select(match), on=match, how="anti")
     if deletes:
         if scope is not None:
@@ -1031,8 +1057,6 @@ def _plan(
         plan.cascade = dict(counts.cascade)
         plan.blockers = dict(counts.blockers)
         plan.blocker_samples = counts.blocker_samples
-    logger.debug("planned %r", plan)
-    return plan
 
 
 def _with_match(existing: pl.DataFrame, keys: int) -> pl.DataFrame:
@@ -1135,12 +1159,11 @@ def _fill_plan(plan: SyncPlan, joined: pl.DataFrame, incoming: _Data) -> None:
     plan.to_update = updates.height
     plan.unchanged = plan._unchanged.height
     for f in incoming.fields:
-        flag = f"changed_{f.attname}"
-        changed = updates.filter(pl.col(flag))
-        plan.field_changes[f.name] = changed.height
-        if changed.height:
+        changed_rows = updates.filter(pl.col(f"changed_{f.attname}"))
+        plan.field_changes[f.name] = changed_rows.height
+        if changed_rows.height:
             column = f"c_{f.attname}"
-            sample = changed.head(_SAMPLES)
+            sample = changed_rows.head(_SAMPLES)
             afters = sample.get_column(column).to_list()
             if f.attname in pending:
                 flags_sample = pending[f.attname].gather(sample.get_column(_ROW))
