@@ -47,7 +47,7 @@ from winidjango.src.db._sync_values import (
     weight_sql,
 )
 from winidjango.src.db._validation import check_instances, check_model, check_step
-from winidjango.src.db._values import RowConverter, SqlExpressionFound
+from winidjango.src.db._values import passthrough_type
 from winidjango.src.db.exceptions import BulkInputError, StalePlanError
 from winidjango.src.db.fields import get_model_meta
 from winidjango.src.db.models import topological_sort_models
@@ -71,6 +71,7 @@ _PAGE = 50_000
 #: Sample keys kept per changed field, and for deletions.
 _SAMPLES = 5
 _PK = "__pk"
+_MISSING = object()
 _ROW = "__row"
 _OLD = "__old"
 
@@ -334,13 +335,10 @@ class _Data:
                     python = [getattr(obj, f.attname) for obj in self.objects]
                     series = values.from_python(python)
                 else:
-                    plain = [None if v is PENDING else v for v in raw[index]]
-                    series = values.from_db_prep(plain)
+                    series = values.from_db_prep(raw[index])
                 columns.append(series.alias(self._name(f)))
-            self.lookups = [
-                [None if v is PENDING else v for v in raw[index]]
-                for index in range(len(self.key_fields))
-            ]
+            # Rows whose key holds a new parent (None) are never looked up.
+            self.lookups = raw[: len(self.key_fields)]
         else:
             assert self.frame is not None
             by_field = {f: column for column, f in self.columns.items()}
@@ -348,9 +346,20 @@ class _Data:
                 series = self.frame.get_column(by_field[f])
                 columns.append(self._frame_column(f, series).alias(self._name(f)))
             self.lookups = [
-                self.frame.get_column(by_field[f]).to_list() for f in self.key_fields
+                self._db_values(f, self.frame.get_column(by_field[f]).to_list())
+                for f in self.key_fields
             ]
         return pl.DataFrame(columns)
+
+    def _db_values(self, f: Any, values: list[Any]) -> list[Any]:
+        """What the database is sent for ``values`` of ``f`` (for lookups)."""
+        if self.values[f].plain:
+            return values
+        connection = self.connection
+        return [
+            None if v is None else f.get_db_prep_save(f.to_python(v), connection)
+            for v in values
+        ]
 
     def _name(self, f: Any) -> str:
         if f in self.key_fields:
@@ -379,32 +388,49 @@ class _Data:
             found = self._related_values(f, parent_keys)
             if found:
                 overrides[index] = found
-        try:
-            rows = RowConverter(fields, self.connection, add=False).rows(objs)
-        except SqlExpressionFound as error:
-            message = (
-                f"object {error.position + 1} of the {self.model.__name__} data "
-                "holds an SQL expression; a sync compares plain values"
-            )
-            raise BulkInputError(
-                message, model=self.model, row=error.position + 1
-            ) from None
-        columns = [list(column) for column in zip(*rows, strict=True)]
-        if not columns:
-            columns = [[] for _ in fields]
+        columns = [self._object_column(f, objs) for f in fields]
         for index, found in overrides.items():
             column = columns[index]
             flags = [False] * len(objs)
             for position, value in found.items():
-                column[position] = None if value is PENDING else value
-                flags[position] = value is PENDING
+                pending = value is PENDING
+                column[position] = None if pending else value
+                flags[position] = pending
             if any(flags):
                 self.pending[fields[index].attname] = pl.Series(flags)
-            # The lookups need PENDING to skip the row.
-            for position, value in found.items():
-                if value is PENDING:
-                    column[position] = PENDING
         return columns
+
+    def _object_column(self, f: Any, objs: list[Model]) -> list[Any]:
+        """The database values of ``f`` of every object, a column at a time.
+
+        As in the bulk writers: a column whose values all have the type the
+        field stores unchanged is taken as it is; the other values go
+        through ``pre_save`` and ``get_db_prep_save``.
+        """
+        attname = f.attname
+        try:
+            column = [obj.__dict__[attname] for obj in objs]
+        except KeyError:
+            column = [obj.__dict__.get(attname, _MISSING) for obj in objs]
+        plain = passthrough_type(f)
+        kinds = set(map(type, column))
+        if kinds <= {plain} or (f.null and kinds <= {plain, type(None)}):
+            return column
+        connection = self.connection
+        for position, value in enumerate(column):
+            if type(value) is plain or (value is None and f.null):
+                continue
+            converted = f.pre_save(objs[position], False)
+            if hasattr(converted, "resolve_expression"):
+                message = (
+                    f"object {position + 1} of the {self.model.__name__} data holds "
+                    f"an SQL expression in {f.name!r}; a sync compares plain values"
+                )
+                raise BulkInputError(
+                    message, model=self.model, field=f.name, row=position + 1
+                )
+            column[position] = f.get_db_prep_save(converted, connection)
+        return column
 
     def _related_values(self, f: Any, parent_keys: Mapping[int, Any]) -> dict[int, Any]:
         """Related ids of objects given a parent object, by position."""
@@ -674,21 +700,22 @@ class SyncPlan:
         assert objs is not None
         pk_field = get_model_meta(self.model).pk
         assert pk_field is not None
-        self._saved_states = []
+        attname, alias = pk_field.attname, self.alias
+        rows: list[int] = []
+        pks: list[Any] = []
         for part in (self._update, self._unchanged):
-            for row, pk in part.select(_ROW, _PK).iter_rows():
-                obj = objs[row]
-                self._saved_states.append(
-                    (
-                        obj,
-                        getattr(obj, pk_field.attname),
-                        obj._state.adding,
-                        obj._state.db,
-                    )
-                )
-                setattr(obj, pk_field.attname, pk_field.to_python(pk))
-                obj._state.adding = False
-                obj._state.db = self.alias
+            rows += part.get_column(_ROW).to_list()
+            pks += part.get_column(_PK).to_list()
+        if not plain_integers(pks):
+            pks = [pk_field.to_python(pk) for pk in pks]
+        saved = self._saved_states = []
+        for row, pk in zip(rows, pks, strict=True):
+            obj = objs[row]
+            state = obj._state
+            saved.append((obj, obj.__dict__.get(attname), state.adding, state.db))
+            obj.__dict__[attname] = pk
+            state.adding = False
+            state.db = alias
 
     def _restore_objects(self) -> None:
         pk_field = get_model_meta(self.model).pk
@@ -911,46 +938,65 @@ class _Reader:
                 break
         return pl.concat(frames) if frames else self.empty()
 
-    def read_pks(self, pks: Sequence[Any], *, lock: bool) -> pl.DataFrame:
-        """The rows whose primary key is in ``pks``."""
-        base = self._values(self.manager, lock)
+    def _plain_sql(self, column: str, count: int, *, lock: bool) -> str:
+        """``SELECT <columns> FROM <table> WHERE <column> IN (%s, ...)``.
+
+        Built once around the compiled column list, not through a lookup:
+        Django prepares every value of an ``__in`` lookup one by one.
+        """
+        base = self._values(self.manager.order_by(), lock=False)
+        select, params = base.query.get_compiler(using=self.alias).as_sql()
+        assert not params
+        quote = self.connection.ops.quote_name
+        table = get_model_meta(self.model).db_table
+        marks = ", ".join(["%s"] * count)
+        sql = f"{select} WHERE {quote(table)}.{quote(column)} IN ({marks})"
+        if lock and self.connection.features.has_select_for_update:
+            sql += " FOR UPDATE"
+        return sql
+
+    def _read_in(
+        self, column: str, values: Sequence[Any], *, lock: bool
+    ) -> pl.DataFrame:
         frames = [self.empty()]
         chunk = max(self.step, 1000)
-        for start in range(0, len(pks), chunk):
-            part = [self.pk_field.to_python(pk) for pk in pks[start : start + chunk]]
-            rows = self._execute(base.filter(pk__in=part))
-            if rows:
-                frames.append(self.frame(rows))
+        with self.connection.cursor() as cursor:
+            for start in range(0, len(values), chunk):
+                part = list(values[start : start + chunk])
+                cursor.execute(self._plain_sql(column, len(part), lock=lock), part)
+                rows = cursor.fetchall()
+                if rows:
+                    frames.append(self.frame(list(rows)))
         return pl.concat(frames)
+
+    def read_pks(self, pks: Sequence[Any], *, lock: bool) -> pl.DataFrame:
+        """The rows whose primary key is in ``pks`` (database values)."""
+        return self._read_in(str(self.pk_field.column), pks, lock=lock)
 
     def read_keys(self, lookups: list[list[Any]], *, lock: bool) -> pl.DataFrame:
         """The rows whose key equals one of the data's (the database compares)."""
+        if len(self.key_fields) == 1:
+            values = [v for v in lookups[0] if v is not None and v is not PENDING]
+            return self._read_in(str(self.key_fields[0].column), values, lock=lock)
         base = self._values(self.manager, lock)
         frames = [self.empty()]
         count = len(lookups[0]) if lookups else 0
-        chunk = max(self.step, 1000) if len(lookups) == 1 else 200
+        chunk = 200
         for start in range(0, count, chunk):
             keys = [
-                values
-                for values in zip(
+                key
+                for key in zip(
                     *(column[start : start + chunk] for column in lookups), strict=True
                 )
-                if not any(v is None or v is PENDING for v in values)
+                if not any(v is None or v is PENDING for v in key)
             ]
             if not keys:
                 continue
-            if len(self.key_fields) == 1:
-                attname = self.key_fields[0].attname
-                condition = Q(**{f"{attname}__in": [k[0] for k in keys]})
-            else:
-                condition = Q()
-                for values in keys:
-                    condition |= Q(
-                        **{
-                            f.attname: v
-                            for f, v in zip(self.key_fields, values, strict=True)
-                        }
-                    )
+            condition = Q()
+            for key in keys:
+                condition |= Q(
+                    **{f.attname: v for f, v in zip(self.key_fields, key, strict=True)}
+                )
             rows = self._execute(base.filter(condition))
             if rows:
                 frames.append(self.frame(rows))
