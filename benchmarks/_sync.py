@@ -206,7 +206,9 @@ def _work(contender: str, rows: int, step: int) -> tuple[Callable[[], None], flo
 
 
 def _check_sync(result: Any) -> None:
-    assert result.created > 0 and result.updated > 0 and result.deleted > 0, result
+    if not (result.created and result.updated and result.deleted):
+        message = f"sync wrote too little: {result}"
+        raise SystemExit(message)
 
 
 def raw_merge(frame: Any, step: int) -> None:
