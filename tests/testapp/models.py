@@ -233,6 +233,7 @@ class SyncArticle(BaseModel):
     slug = models.SlugField(unique=True)
     title = models.CharField(max_length=200)
     words = models.IntegerField(default=0)
+    ref = models.CharField(max_length=20, unique=True, null=True)
 
     def __str__(self) -> str:
         return self.slug

@@ -1103,6 +1103,8 @@ def _plan_deletes(
     model, alias = plan.model, plan.alias
     match = [f"m{index}" for index in range(len(key_fields))]
     gone = existing.join(table.select(match), on=match, how="anti")
+    # A row with a NULL key cannot be named by any data: it is never deleted.
+    gone = gone.drop_nulls(subset=[f"k{i}" for i in range(len(key_fields))])
     if deletes:
         if scope is not None:
             scope_pks = reader.read_all(scope).get_column(_PK)
