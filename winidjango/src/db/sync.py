@@ -1071,8 +1071,9 @@ def _plan(
     plan._fields = incoming.fields
     reader = _Reader(model, alias, key_fields, incoming.fields, incoming.values, step)
     plan._reader = reader
-    table = _add_match_columns(incoming, reader, connection)
-    _refuse_null_and_duplicate_keys(model, table, key_fields, incoming)
+    _refuse_null_and_duplicate_keys(
+        model, incoming.table, key_fields, incoming, exact=True
+    )
     if incoming.frame is not None:
         # Everything a frame write would refuse, refused before the first.
         _FrameColumnsPlan(model, incoming.frame, connection, check_only=True)
@@ -1082,6 +1083,10 @@ def _plan(
     else:
         existing = reader.read_keys(incoming.lookups, lock=False)
     existing = _with_match(existing, len(key_fields))
+    table = _add_match_columns(incoming.table, existing, key_fields, reader)
+    if reader.collations:
+        # Keys the unique index holds equal, though spelled differently.
+        _refuse_null_and_duplicate_keys(model, table, key_fields, incoming, exact=False)
     joined = table.join(existing, on=match, how="left", suffix=_OLD, coalesce=True)
     _fill_plan(plan, joined, incoming)
     if incoming.frame is not None and plan._create_rows:
@@ -1148,27 +1153,68 @@ def _with_match(existing: pl.DataFrame, keys: int) -> pl.DataFrame:
 
 
 def _add_match_columns(
-    incoming: _Data, reader: _Reader, connection: BaseDatabaseWrapper
+    table: pl.DataFrame,
+    existing: pl.DataFrame,
+    key_fields: list[Any],
+    reader: _Reader,
 ) -> pl.DataFrame:
-    table = incoming.table
-    for index, f in enumerate(incoming.key_fields):
-        collation = reader.collations.get(f.column)
-        keys = table.get_column(f"k{index}")
-        if collation is None:
-            table = table.with_columns(keys.alias(f"m{index}"))
-        else:
-            weights = data_weights(
-                connection, collation, keys.cast(pl.String).to_list()
+    """The data's match columns ``m0..``: what the unique index compares.
+
+    A key without a folding collation matches exactly (``m`` is ``k``). For
+    one with such a collation the collation weight is needed: a data key
+    spelled exactly as a row's key has that row's weight, read with the
+    table; only the others (new keys, other spellings) are sent to the
+    database to be weighed.
+    """
+    keys = [f"k{i}" for i in range(len(key_fields))]
+    folded = [
+        index
+        for index, f in enumerate(key_fields)
+        if reader.collations.get(f.column) is not None
+    ]
+    table = table.with_columns(
+        pl.col(f"k{i}").alias(f"m{i}")
+        for i in range(len(key_fields))
+        if i not in folded
+    )
+    if not folded:
+        return table
+    weights = [f"m{i}" for i in folded]
+    known = existing.select(*keys, *weights).drop_nulls(subset=keys)
+    table = table.join(known, on=keys, how="left", coalesce=True)
+    missing = table.filter(pl.any_horizontal(pl.col(w).is_null() for w in weights))
+    missing = missing.drop_nulls(subset=keys)
+    if missing.height:
+        found = [missing.select(_ROW)]
+        for index in folded:
+            collation = reader.collations[key_fields[index].column]
+            values = missing.get_column(f"k{index}").cast(pl.String).to_list()
+            found.append(
+                pl.DataFrame(
+                    data_weights(reader.connection, collation, values).alias(
+                        f"m{index}{_OLD}"
+                    )
+                )
             )
-            table = table.with_columns(weights.alias(f"m{index}"))
-    return table
+        filled = pl.concat(found, how="horizontal")
+        table = table.join(filled, on=_ROW, how="left").with_columns(
+            pl.coalesce(w, w + _OLD).alias(w) for w in weights
+        )
+        table = table.drop(w + _OLD for w in weights)
+    return table.sort(_ROW)
 
 
 def _refuse_null_and_duplicate_keys(
-    model: type[Model], table: pl.DataFrame, key_fields: list[Any], incoming: _Data
+    model: type[Model],
+    table: pl.DataFrame,
+    key_fields: list[Any],
+    incoming: _Data,
+    *,
+    exact: bool,
 ) -> None:
+    """Refuse empty keys and keys that appear twice (exactly, or as matched)."""
     keys = [f"k{i}" for i in range(len(key_fields))]
-    match = [f"m{i}" for i in range(len(key_fields))]
+    match = keys if exact else [f"m{i}" for i in range(len(key_fields))]
     names = ", ".join(f.name for f in key_fields)
     for index, f in enumerate(key_fields):
         nulls = table.get_column(keys[index]).is_null()
@@ -1184,7 +1230,7 @@ def _refuse_null_and_duplicate_keys(
             raise BulkInputError(message, model=model, field=f.name, row=row)
     if any(incoming.pending.get(f.attname) is not None for f in key_fields):
         return  # keys of new parents are unknown, and differ from all others
-    duplicated = table.select(_ROW, *match, *keys).filter(
+    duplicated = table.select(_ROW, *dict.fromkeys([*match, *keys])).filter(
         pl.struct(match).is_duplicated()
     )
     if not duplicated.height:
