@@ -95,6 +95,11 @@ class SyncResult:
         created, updated, unchanged, deleted: rows of ``model`` itself.
         deleted_by_model: ``{model label: rows}`` removed by the deletions,
             the model's own rows and every cascade.
+
+    Examples:
+        >>> result = sync(Author, [Author(name="Ann")], key="name")
+        >>> (result.created, result.updated, result.unchanged, result.deleted)
+        (1, 0, 0, 0)
     """
 
     model: type[Model]
@@ -482,6 +487,15 @@ class SyncPlan:
         blockers: ``{model label: rows}`` whose ``PROTECT``/``RESTRICT``
             relation would refuse the deletions; ``blocker_samples`` holds a
             few of their primary keys.
+
+    Examples:
+        >>> plan = plan_sync(Author, authors, key="name", delete=True)
+        >>> plan.to_update, plan.field_changes
+        (1, {'birth_year': 1})
+        >>> print(plan)
+        library.Author (key: name): 1 to create, 1 to update, 1 unchanged, ...
+          birth_year: 1 changed (e.g. 'Bob': 1960 -> 1961)
+          ...
     """
 
     def __init__(self, model: type[Model], alias: str) -> None:
@@ -1414,6 +1428,13 @@ class SyncBulksPlan:
 
     Attributes:
         plans: ``{model: SyncPlan}``, parents before their children.
+
+    Examples:
+        >>> plan = plan_sync_bulks(
+        ...     {Book: books, Author: authors}, keys={Author: "name", Book: "isbn"}
+        ... )
+        >>> print(plan.plans[Book])
+        library.Book (key: isbn): 2 to create, 0 to update, 0 unchanged, ...
     """
 
     def __init__(self, plans: dict[type[Model], SyncPlan], alias: str) -> None:
