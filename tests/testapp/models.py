@@ -238,3 +238,17 @@ class SyncArticle(BaseModel):
 
     def __str__(self) -> str:
         return self.slug
+
+
+class SyncCode(models.Model):
+    """A key of a text and an integer field (unique_together)."""
+
+    region = models.CharField(max_length=10)
+    number = models.IntegerField()
+    label = models.CharField(max_length=50, default="")
+
+    class Meta:
+        unique_together = [("region", "number")]
+
+    def __str__(self) -> str:
+        return f"{self.region}/{self.number}"

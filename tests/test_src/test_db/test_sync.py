@@ -19,6 +19,7 @@ from tests.testapp.models import (
     Author,
     SyncArticle,
     SyncChild,
+    SyncCode,
     SyncHold,
     SyncItem,
     SyncNote,
@@ -733,3 +734,34 @@ def test_rows_with_a_null_key_are_never_deleted(alias: str) -> None:
     assert (plan.unchanged, plan.to_delete) == (1, 1)
     plan.apply()
     assert sorted(SyncArticle.objects.values_list("slug", flat=True)) == ["a", "b"]
+
+
+@pytest.mark.backends("mariadb")
+def test_mariadb_case_insensitive_composite_key(alias: str) -> None:
+    SyncCode.objects.bulk_create(
+        [SyncCode(region="EU", number=1, label="a"), SyncCode(region="EU", number=2)]
+    )
+    data = [
+        SyncCode(region="eu ", number=1, label="b"),
+        SyncCode(region="EU", number=2),
+        SyncCode(region="us", number=1),
+    ]
+    plan = plan_sync(SyncCode, data, key=["region", "number"], delete=True)
+    assert (plan.to_create, plan.to_update, plan.unchanged, plan.to_delete) == (
+        1,
+        1,
+        1,
+        0,
+    )
+    plan.apply()
+    assert sorted(SyncCode.objects.values_list("region", "number", "label")) == [
+        ("EU", 1, "b"),
+        ("EU", 2, ""),
+        ("us", 1, ""),
+    ]
+    with pytest.raises(BulkInputError, match="rows 1, 2"):
+        plan_sync(
+            SyncCode,
+            [SyncCode(region="x", number=1), SyncCode(region="X", number=1)],
+            key=["region", "number"],
+        )

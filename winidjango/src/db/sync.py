@@ -913,7 +913,9 @@ class _Reader:
         self.weights: dict[str, Any] = {}
         for index, f in enumerate(key_fields):
             collation = self.collations.get(f.column)
-            if collation is not None:
+            # A single-column key is matched without reading every row's
+            # weight: see _respell_folded_keys().
+            if collation is not None and len(key_fields) > 1:
                 operand = f"{quote(meta.db_table)}.{quote(f.column)}"
                 self.weights[f"_w{index}"] = RawSQL(
                     weight_sql(quote, collation, operand),
@@ -1136,7 +1138,10 @@ def _plan(
     else:
         existing = reader.read_keys(incoming.lookups, lock=False)
     existing = _with_match(existing, len(key_fields))
-    table = _add_match_columns(incoming.table, existing, key_fields, reader)
+    if len(key_fields) == 1 and reader.collations:
+        table = _respell_folded_keys(incoming, existing, reader)
+    else:
+        table = _add_match_columns(incoming.table, existing, key_fields, reader)
     if reader.collations:
         # Keys the unique index holds equal, though spelled differently.
         _refuse_null_and_duplicate_keys(model, table, key_fields, incoming, exact=False)
@@ -1203,6 +1208,53 @@ def _with_match(existing: pl.DataFrame, keys: int) -> pl.DataFrame:
         for i in range(keys)
         if f"m{i}" not in existing.columns
     )
+
+
+def _respell_folded_keys(
+    incoming: _Data, existing: pl.DataFrame, reader: _Reader
+) -> pl.DataFrame:
+    """Match column ``m0`` of a one-field key whose collation folds text.
+
+    Most keys are spelled exactly as in the table and match as they are.
+    Only the others (new keys, and keys spelled differently, ``"abc "`` for
+    the row ``"ABC"``) are sent to the database, together with the rows it
+    holds equal to them (an ``IN`` query, its collation deciding), to be
+    weighed with ``WEIGHT_STRING``. Each such key is then respelled as the
+    table's row of the same weight, or as the first data key of that weight:
+    after that, equal under the collation means equal as text, and the
+    joins and the duplicate check need nothing else.
+    """
+    table = incoming.table.with_columns(pl.col("k0").alias("m0"))
+    known = existing.get_column("k0").drop_nulls().implode()
+    other = table.filter(pl.col("k0").is_not_null() & ~pl.col("k0").is_in(known))
+    if not other.height:
+        return table
+    rows = other.get_column(_ROW).to_list()
+    values = other.get_column("k0").cast(pl.String).to_list()
+    lookups = incoming.lookups[0]
+    held_equal = reader.read_keys([[lookups[row] for row in rows]], lock=False)
+    table_keys = held_equal.get_column("k0").cast(pl.String).to_list()
+    collation = reader.collations[incoming.key_fields[0].column]
+    weights = data_weights(
+        reader.connection, collation, [*table_keys, *values]
+    ).to_list()
+    spelling: dict[bytes, str] = {}
+    for key, weight in zip(table_keys, weights, strict=False):
+        spelling.setdefault(weight, key)
+    respelled = [
+        spelling.setdefault(weight, key)
+        for key, weight in zip(values, weights[len(table_keys) :], strict=True)
+    ]
+    fixes = pl.DataFrame(
+        [
+            pl.Series(_ROW, rows, dtype=pl.Int64()),
+            pl.Series("m0" + _OLD, respelled, dtype=table.schema["k0"]),
+        ]
+    )
+    table = table.join(fixes, on=_ROW, how="left").with_columns(
+        pl.coalesce("m0" + _OLD, "m0").alias("m0")
+    )
+    return table.drop("m0" + _OLD).sort(_ROW)
 
 
 def _add_match_columns(
