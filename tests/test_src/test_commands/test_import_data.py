@@ -30,6 +30,7 @@ from winidjango.src.commands import import_data
 from winidjango.src.commands._checks import check_bulks
 from winidjango.src.commands._progress import ChunkProgress
 from winidjango.src.commands.import_data import ImportDataBaseCommand, ImportReport
+from winidjango.src.db import imports
 from winidjango.src.db.bulk import bulk_create_bulks_in_steps
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -175,7 +176,7 @@ def test_bulk_create_gets_batch_size_threads_database_and_progress(
         calls.append({"step": step, **kwargs})
         return real(bulks, step, **kwargs)
 
-    monkeypatch.setattr(import_data, "bulk_create_bulks_in_steps", spy)
+    monkeypatch.setattr(imports, "bulk_create_bulks_in_steps", spy)
     run(ImportUsersCommand(), alias, "--batch_size=1", "--threads=3")
     assert len(calls) == 1
     assert (calls[0]["step"], calls[0]["threads"], calls[0]["using"]) == (1, 3, alias)
@@ -233,7 +234,7 @@ def test_delete_with_yes_removes_rows_not_in_the_data(
     alias: str, stale_library: dict[str, Any]
 ) -> None:
     command = LibraryCommand()
-    out, _ = run(command, alias, "--delete", "--yes")
+    out, _ = run(command, alias, "--delete", "--yes", "--force")
     assert names(Author) == ["Ann", "Bob"]
     assert names(Book) == ["First", "Second", "Third"]
     assert Review.objects.count() == 0
@@ -251,30 +252,48 @@ def test_delete_with_yes_removes_rows_not_in_the_data(
     assert "deleted: " in out
 
 
-def test_delete_without_yes_off_a_terminal_keeps_the_rows(
+def test_delete_without_yes_off_a_terminal_fails_and_writes_nothing(
     alias: str, stale_library: dict[str, Any]
 ) -> None:
     command = LibraryCommand()
-    out, err = run(command, alias, "--delete", stdin=io.StringIO("y\n"))
-    # The import itself happened; only the destructive step was skipped.
-    assert names(Author) == ["Ann", "Bob", "Old"]
-    assert names(Book) == ["Dropped", "First", "Gone", "Second", "Third"]
+    err = io.StringIO()
+    with pytest.raises(CommandError, match=r"^Deletion not confirmed: nothing was"):
+        run(command, alias, "--delete", "--force", stdin=io.StringIO("y\n"), stderr=err)
+    # Nothing at all: a scheduled job fails loudly and can be rerun with --yes.
+    assert names(Author) == ["Ann", "Old"]
+    assert names(Book) == ["Dropped", "First", "Gone"]
     assert command.report.deletion_skipped
     assert command.report.deleted == {}
-    assert "Not confirmed: Delete 4 rows" in err
-    assert "pass --yes" in err
-    assert "Deletion skipped: nothing was deleted." in out
-    assert "deletion skipped: not confirmed" in out
+    assert "Not confirmed: Delete 3 rows" in err.getvalue()
+    assert "pass --yes" in err.getvalue()
 
 
-@pytest.mark.parametrize(("answer", "deleted"), [("y\n", True), ("n\n", False)])
-def test_delete_on_a_terminal_asks(
-    alias: str, stale_library: dict[str, Any], answer: str, deleted: bool
+def test_delete_on_a_terminal_asks_and_yes_deletes(
+    alias: str, stale_library: dict[str, Any]
 ) -> None:
-    out, _ = run(LibraryCommand(), alias, "--delete", stdin=Terminal(answer))
-    assert "Delete 4 rows (" in out
+    out, _ = run(LibraryCommand(), alias, "--delete", "--force", stdin=Terminal("y\n"))
+    assert "Delete 3 rows (" in out
     assert "[y/N]" in out
-    assert Author.objects.filter(name="Old").exists() is not deleted
+    assert not Author.objects.filter(name="Old").exists()
+    assert names(Author) == ["Ann", "Bob"]
+
+
+def test_delete_on_a_terminal_answered_no_fails_and_writes_nothing(
+    alias: str, stale_library: dict[str, Any]
+) -> None:
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="Deletion not confirmed"):
+        run(
+            LibraryCommand(),
+            alias,
+            "--delete",
+            "--force",
+            stdin=Terminal("n\n"),
+            stdout=out,
+        )
+    assert "Delete 3 rows (" in out.getvalue()
+    assert names(Author) == ["Ann", "Old"]
+    assert names(Book) == ["Dropped", "First", "Gone"]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -282,7 +301,7 @@ def test_delete_in_a_dry_run_counts_but_keeps_everything(
     alias: str, stale_library: dict[str, Any]
 ) -> None:
     command = LibraryCommand()
-    out, _ = run(command, alias, "--delete", "--yes", "--dry_run")
+    out, _ = run(command, alias, "--delete", "--yes", "--force", "--dry_run")
     assert names(Author) == ["Ann", "Old"]
     assert Book.objects.count() == 3
     assert command.report.deleted["testapp.Review"] == 1
@@ -331,8 +350,8 @@ def test_delete_refused_by_restrict_writes_nothing(
 ) -> None:
     Loan.objects.create(book=stale_library["gone"], borrower="Zoe")
     with pytest.raises(CommandError, match=r"testapp\.\w+ rows cannot be deleted"):
-        run(LibraryCommand(), alias, "--delete", "--yes")
-    # Bob, Second and Third were created before the preview; rolled back too.
+        run(LibraryCommand(), alias, "--delete", "--yes", "--force")
+    # Bob, Second and Third are not written: the preview comes first.
     assert names(Author) == ["Ann", "Old"]
     assert names(Book) == ["Dropped", "First", "Gone"]
 
@@ -456,7 +475,7 @@ def test_delete_skips_models_without_stale_rows(alias: str) -> None:
     run(LibraryCommand(), alias)
     Book.objects.create(title="Extra", author=Author.objects.get(name="Bob"))
     command = LibraryCommand()
-    run(command, alias, "--delete", "--yes")
+    run(command, alias, "--delete", "--yes", "--max-delete", "1")
     assert command.report.deleted == {"testapp.Book": 1}
     assert names(Book) == ["First", "Second", "Third"]
 
