@@ -97,9 +97,14 @@ def test_write_bulks_joins_the_callers_transaction(alias: str) -> None:
 
 
 def test_check_deferred_constraints_names_the_dangling_row(alias: str) -> None:
-    with pytest.raises(IntegrityError), transaction.atomic(using=alias):
-        Book.objects.using(alias).bulk_create([Book(title="Lost", author_id=999)])
-        check_deferred_constraints([Book], using=alias)
+    def write_dangling() -> None:
+        with transaction.atomic(using=alias):
+            Book.objects.using(alias).bulk_create([Book(title="Lost", author_id=999)])
+            check_deferred_constraints([Book], using=alias)
+
+    # MariaDB refuses the row at once; SQLite and PostgreSQL at the check.
+    with pytest.raises(IntegrityError):
+        write_dangling()
     assert Book.objects.count() == 0
 
 
@@ -208,7 +213,7 @@ def test_find_missing_rows_stays_in_its_scope(alias: str) -> None:
             Author, data, key=["name"], using=alias, scope=scope
         )
         assert missing == [Author.objects.get(name="Anna").pk]
-    with pytest.raises(ValueError, match="queryset of testapp.Book"):
+    with pytest.raises(ValueError, match=r"queryset of testapp\.Book"):
         find_missing_rows(Author, data, key=["name"], scope=Book.objects.all())
 
 
