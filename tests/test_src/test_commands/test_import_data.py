@@ -21,11 +21,21 @@ from django.core.management.base import CommandError
 from django.db.models import Model, Value
 from django.db.models.functions import Upper
 
-from tests.testapp.management.commands import import_library
+from tests.testapp.management.commands import import_catalog, import_library
 from tests.testapp.management.commands.import_library import LibraryCleaningDF
 from tests.testapp.management.commands.import_tags import Command as TagsCommand
 from tests.testapp.management.commands.import_users import ImportUsersCommand
-from tests.testapp.models import Author, Book, Loan, Place, Restaurant, Review, Tag
+from tests.testapp.models import (
+    Author,
+    Book,
+    Edition,
+    Loan,
+    Place,
+    Publisher,
+    Restaurant,
+    Review,
+    Tag,
+)
 from winidjango.src.commands import import_data
 from winidjango.src.commands._checks import check_bulks
 from winidjango.src.commands._progress import ChunkProgress
@@ -542,3 +552,136 @@ def test_check_bulks_accepts_unsaved_base_model_objects() -> None:
     from winidjango.src.commands._checks import check_bulks
 
     check_bulks({Article: [Article(title="timestamps are set on save")]})
+
+
+# -- sync: keys, updates, the deletion guard ------------------------------------------
+
+
+class CatalogCommand(import_catalog.Command):
+    """The catalog sync, with its source (and objects or frames) per instance."""
+
+    def __init__(self, rows: Sequence[tuple[Any, ...]], *, as_objects: bool = False):
+        super().__init__()
+        self.source = import_catalog.catalog_frame(rows)
+        self.as_objects = as_objects
+
+
+class LegacyCatalogCommand(import_catalog.CatalogImport):
+    """The same import through the deprecated hook only: create and delete."""
+
+    def __init__(self, rows: Sequence[tuple[Any, ...]], *, as_objects: bool = False):
+        super().__init__()
+        self.source = import_catalog.catalog_frame(rows)
+        self.as_objects = as_objects
+
+    def get_delete_match_fields(self) -> Mapping[type[Model], Sequence[str]]:
+        return {Publisher: ["code"], Edition: ["isbn"]}
+
+
+def catalog_rows(count: int, *, publishers: int = 2) -> list[tuple[Any, ...]]:
+    return [
+        (f"P{i % publishers}", f"Publisher {i % publishers}", f"isbn{i:04}", f"T{i}", i)
+        for i in range(1, count + 1)
+    ]
+
+
+def editions() -> dict[str, tuple[str, str, int]]:
+    return {
+        isbn: (publisher, title, pages)
+        for isbn, publisher, title, pages in Edition.objects.values_list(
+            "isbn", "publisher_id", "title", "pages"
+        )
+    }
+
+
+def stamps() -> dict[str, Any]:
+    return dict(Edition.objects.values_list("isbn", "updated_at"))
+
+
+@pytest.fixture(params=[False, True], ids=["frames", "objects"])
+def as_objects(request: pytest.FixtureRequest) -> bool:
+    return bool(request.param)
+
+
+def test_match_fields_refuse_a_key_the_database_does_not_enforce(alias: str) -> None:
+    class NotUnique(CatalogCommand):
+        def get_match_fields(self) -> Mapping[type[Model], Sequence[str]]:
+            return {Publisher: ["code"], Edition: ["title"]}
+
+    with pytest.raises(CommandError, match="title"):
+        run(NotUnique(catalog_rows(3)), alias)
+    assert Edition.objects.count() == 0
+
+
+def test_deprecated_hook_warns_and_keeps_its_meaning(alias: str) -> None:
+    rows = catalog_rows(4)
+    with pytest.warns(DeprecationWarning, match=r"name the key fields in get_match"):
+        run(LegacyCatalogCommand(rows), alias)
+    changed = [(*row[:4], 999) for row in rows]
+    again = LegacyCatalogCommand(changed)
+    with pytest.warns(DeprecationWarning, match="get_delete_match_fields"):
+        run(again, alias)
+    # Create only: the saved rows are left as they are.
+    assert {pages for _, _, pages in editions().values()} == {1, 2, 3, 4}
+    assert again.report.already_saved == {"testapp.Publisher": 2, "testapp.Edition": 4}
+
+
+@pytest.mark.parametrize("hook", ["new", "deprecated"])
+def test_rows_dropped_by_the_cleaning_are_never_deleted(alias: str, hook: str) -> None:
+    command_cls = CatalogCommand if hook == "new" else LegacyCatalogCommand
+    rows = catalog_rows(40)
+    run(command_cls(rows), alias)
+    # isbn0003 lost its title and isbn0005 its pages: broken, but in the
+    # source; isbn0007 is gone from the source.
+    broken = [(*row[:3], None, row[4]) if row[2] == "isbn0003" else row for row in rows]
+    broken = [(*row[:4], None) if row[2] == "isbn0005" else row for row in broken]
+    broken = [row for row in broken if row[2] != "isbn0007"]
+    command = command_cls(broken)
+    run(command, alias, "--delete", "--yes")
+    assert set(editions()) == {row[2] for row in rows} - {"isbn0007"}
+    assert command.report.deleted == {"testapp.Edition": 1}
+    assert command.report.rows_kept == 37
+
+
+@pytest.mark.parametrize("hook", ["new", "deprecated"])
+def test_guard_refuses_a_mass_delete_and_writes_nothing(alias: str, hook: str) -> None:
+    command_cls = CatalogCommand if hook == "new" else LegacyCatalogCommand
+    run(command_cls(catalog_rows(20)), alias)
+    before = editions()
+    # Half the rows gone, one new row, one changed row.
+    rows = [*catalog_rows(10), ("P0", "Publisher 0", "isbn9999", "New", 1)]
+    rows[0] = (*rows[0][:4], 500)
+    command = command_cls(rows)
+    with pytest.raises(CommandError) as raised:
+        run(command, alias, "--delete", "--yes")
+    message = str(raised.value)
+    assert "testapp.Edition: 10 of 20 rows (50.0%)" in message
+    assert "more than --max-delete 10%" in message
+    assert "Nothing was written" in message
+    assert "--force" in message
+    assert command.report.deletion_refused
+    assert editions() == before
+
+    with pytest.raises(CommandError, match=r"10 of 20 rows .* --max-delete 9\b"):
+        run(command_cls(rows), alias, "--delete", "--yes", "--max-delete", "9")
+    assert editions() == before
+    assert not Edition.objects.filter(isbn="isbn9999").exists()
+
+
+@pytest.mark.parametrize("limit", ["--force", "--max-delete=50%", "--max-delete=10"])
+def test_force_or_a_higher_limit_allows_the_delete(alias: str, limit: str) -> None:
+    run(CatalogCommand(catalog_rows(20)), alias)
+    command = CatalogCommand(catalog_rows(10))
+    run(command, alias, "--delete", "--yes", limit)
+    assert sorted(editions()) == [f"isbn{i:04}" for i in range(1, 11)]
+    assert command.report.deleted == {"testapp.Edition": 10}
+
+
+def test_an_empty_import_never_deletes_without_force(alias: str) -> None:
+    run(CatalogCommand(catalog_rows(5)), alias)
+    with pytest.raises(CommandError, match=r"the import yields no testapp\.Edition"):
+        run(CatalogCommand([]), alias, "--delete", "--yes", "--max-delete=100%")
+    assert len(editions()) == 5
+    run(CatalogCommand([]), alias, "--delete", "--yes", "--force")
+    assert editions() == {}
+    assert Publisher.objects.count() == 0

@@ -890,10 +890,9 @@ class ImportDataBaseCommand(ABCBaseCommand):
     def _keys(self) -> tuple[dict[type[Model], list[str]], bool]:
         """The key fields per model, and whether they come from the new hook."""
         cls = type(self)
-        base = ImportDataBaseCommand
-        if cls.get_match_fields is not base.get_match_fields:
+        if _overrides(cls, "get_match_fields"):
             hook, fields, syncing = "get_match_fields", self.get_match_fields(), True
-        elif cls.get_delete_match_fields is not base.get_delete_match_fields:
+        elif _overrides(cls, "get_delete_match_fields"):
             warnings.warn(
                 f"{cls.__name__}.get_delete_match_fields() is deprecated: name the "
                 "key fields in get_match_fields() to sync (create, update and "
@@ -1024,6 +1023,16 @@ class ImportDataBaseCommand(ABCBaseCommand):
             verb=verb,
             on_chunk=self.check_timeout,
         )
+
+
+def _overrides(cls: type[ImportDataBaseCommand], name: str) -> bool:
+    """Whether a subclass of ``ImportDataBaseCommand`` defines method ``name``."""
+    for klass in cls.__mro__:
+        if klass is ImportDataBaseCommand:
+            return False
+        if name in vars(klass):
+            return True
+    return False
 
 
 def _fill_and_convert(self: CleaningDF) -> None:
