@@ -186,3 +186,90 @@ class EditionCopy(models.Model):
 
     def __str__(self) -> str:
         return self.shelf
+
+
+# -- sync (winidjango.src.db.sync) -------------------------------------------
+
+
+class SyncParent(models.Model):
+    """Parent with a natural key: ``code``; ``tenant`` scopes deletions."""
+
+    code = models.CharField(max_length=20, unique=True)
+    name = models.CharField(max_length=100)
+    tenant = models.CharField(max_length=20, default="a")
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class SyncChild(models.Model):
+    """Points to its parent by the parent's natural key (to_field)."""
+
+    sku = models.CharField(max_length=20, unique=True)
+    parent = models.ForeignKey(
+        SyncParent, to_field="code", on_delete=models.CASCADE, related_name="children"
+    )
+    label = models.CharField(max_length=100, default="")
+    price = models.DecimalField(max_digits=8, decimal_places=2, null=True)
+    data = models.JSONField(null=True)
+    moment = models.DateTimeField(null=True)
+
+    def __str__(self) -> str:
+        return self.sku
+
+
+class SyncItem(models.Model):
+    """Points to its parent by primary key; unique per (parent, number)."""
+
+    parent = models.ForeignKey(
+        SyncParent, on_delete=models.CASCADE, related_name="items"
+    )
+    number = models.IntegerField()
+    qty = models.IntegerField(default=0)
+
+    class Meta:
+        unique_together = [("parent", "number")]
+
+    def __str__(self) -> str:
+        return f"{self.parent_id}/{self.number}"
+
+
+class SyncNote(models.Model):
+    """A cascade two levels below SyncParent."""
+
+    child = models.ForeignKey(SyncChild, on_delete=models.CASCADE, related_name="notes")
+    text = models.CharField(max_length=50, default="")
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class SyncPin(models.Model):
+    """PROTECT: a pinned child cannot be deleted."""
+
+    child = models.ForeignKey(SyncChild, on_delete=models.PROTECT, related_name="pins")
+
+    def __str__(self) -> str:
+        return str(self.child_id)
+
+
+class SyncHold(models.Model):
+    """RESTRICT: a held child cannot be deleted (unless its parent cascades)."""
+
+    child = models.ForeignKey(
+        SyncChild, on_delete=models.RESTRICT, related_name="holds"
+    )
+
+    def __str__(self) -> str:
+        return str(self.child_id)
+
+
+class SyncArticle(BaseModel):
+    """auto_now / auto_now_add timestamps and a unique slug."""
+
+    slug = models.SlugField(unique=True)
+    title = models.CharField(max_length=200)
+    words = models.IntegerField(default=0)
+
+    def __str__(self) -> str:
+        return self.slug

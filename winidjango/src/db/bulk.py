@@ -63,10 +63,21 @@ from winidjango.src.db._validation import (
 from winidjango.src.db.exceptions import BulkPartialFailureError
 from winidjango.src.db.fields import AnyField, get_model_meta
 from winidjango.src.db.models import instance_values, topological_sort_models
+from winidjango.src.db.sync import (
+    SyncBulksPlan,
+    SyncPlan,
+    SyncResult,
+    plan_sync,
+    plan_sync_bulks,
+    sync,
+)
 
 __all__ = [
     "DEFAULT_THREADS",
     "BulkPartialFailureError",
+    "SyncBulksPlan",
+    "SyncPlan",
+    "SyncResult",
     "bulk_create_bulks_in_steps",
     "bulk_create_from_frame",
     "bulk_create_in_steps",
@@ -75,7 +86,10 @@ __all__ = [
     "check_frame",
     "get_differences_between_bulks",
     "multi_simulate_bulk_deletion",
+    "plan_sync",
+    "plan_sync_bulks",
     "simulate_bulk_deletion",
+    "sync",
 ]
 
 logger = logging.getLogger(__name__)
