@@ -29,6 +29,7 @@ from tests.testapp.models import (
     Author,
     Book,
     Edition,
+    EditionCopy,
     Loan,
     Place,
     Publisher,
@@ -685,3 +686,129 @@ def test_an_empty_import_never_deletes_without_force(alias: str) -> None:
     run(CatalogCommand([]), alias, "--delete", "--yes", "--force")
     assert editions() == {}
     assert Publisher.objects.count() == 0
+
+
+def test_reimport_updates_exactly_the_changed_rows(
+    alias: str, as_objects: bool
+) -> None:
+    rows = catalog_rows(40)
+    first = CatalogCommand(rows, as_objects=as_objects)
+    run(first, alias)
+    assert first.report.created == {"testapp.Publisher": 2, "testapp.Edition": 40}
+    before, stamped = editions(), stamps()
+    # 5% of the editions change: one title, one page count.
+    changed = list(rows)
+    changed[4] = (*rows[4][:3], "New title", rows[4][4])
+    changed[9] = (*rows[9][:4], 1000)
+
+    command = CatalogCommand(changed, as_objects=as_objects)
+    out, _ = run(command, alias)
+
+    report = command.report
+    assert report.created == {"testapp.Publisher": 0, "testapp.Edition": 0}
+    assert report.updated == {"testapp.Publisher": 0, "testapp.Edition": 2}
+    assert report.unchanged == {"testapp.Publisher": 2, "testapp.Edition": 38}
+    assert report.field_changes == {"testapp.Edition": {"title": 1, "pages": 1}}
+    after = editions()
+    assert after[rows[4][2]] == ("P1", "New title", 5)
+    assert after[rows[9][2]] == ("P0", "T10", 1000)
+    assert {k: v for k, v in after.items() if k not in {"isbn0005", "isbn0010"}} == {
+        k: v for k, v in before.items() if k not in {"isbn0005", "isbn0010"}
+    }
+    # Unchanged rows got no UPDATE: their auto_now stamp is the old one.
+    new_stamps = stamps()
+    assert {k for k in stamped if new_stamps[k] != stamped[k]} == {
+        "isbn0005",
+        "isbn0010",
+    }
+    assert "updated: testapp.Publisher 0, testapp.Edition 2" in out
+    assert "unchanged: testapp.Publisher 2, testapp.Edition 38" in out
+    assert "changed fields of testapp.Edition: title 1, pages 1" in out
+    assert "title, e.g. 'isbn0005': 'T5' -> 'New title'" in out
+
+
+def test_reimport_with_delete_deletes_what_left_the_source(
+    alias: str, as_objects: bool
+) -> None:
+    rows = catalog_rows(40)
+    run(CatalogCommand(rows), alias)
+    EditionCopy.objects.create(edition=Edition.objects.get(isbn="isbn0002"), shelf="A")
+    gone = {"isbn0002", "isbn0003"}
+    kept = [row for row in rows if row[2] not in gone]
+    command = CatalogCommand([*kept, ("P9", "Publisher 9", "isbn0100", "X", 3)])
+    command.as_objects = as_objects
+    out, _ = run(command, alias, "--delete", "--yes")
+
+    assert set(editions()) == {row[2] for row in kept} | {"isbn0100"}
+    assert command.report.created == {"testapp.Publisher": 1, "testapp.Edition": 1}
+    assert command.report.deleted == {"testapp.Edition": 2, "testapp.EditionCopy": 1}
+    assert EditionCopy.objects.count() == 0
+    # The preview names the rows, not only counts them.
+    assert "to delete, e.g.: 'isbn0002', 'isbn0003'" in out
+    assert "testapp.EditionCopy 1" in out
+
+
+def test_not_confirmed_sync_fails_and_writes_nothing(alias: str) -> None:
+    rows = catalog_rows(40)
+    run(CatalogCommand(rows), alias)
+    before, stamped = editions(), stamps()
+    changed = [(*row[:4], 7) if row[2] == "isbn0001" else row for row in rows[1:]]
+    changed.append(("P0", "Publisher 0", "isbn0200", "New", 1))
+    err = io.StringIO()
+    with pytest.raises(CommandError, match="creates and updates included"):
+        run(CatalogCommand(changed), alias, "--delete", stdin=io.StringIO(), stderr=err)
+    assert "Not confirmed: Delete 1 row (testapp.Edition 1)?" in err.getvalue()
+    assert editions() == before
+    assert stamps() == stamped
+
+
+def test_dry_run_prints_the_plan_and_writes_nothing(alias: str) -> None:
+    rows = catalog_rows(40)
+    run(CatalogCommand(rows), alias)
+    before, stamped = editions(), stamps()
+    changed = [(*row[:4], 7) if row[2] == "isbn0004" else row for row in rows[1:]]
+    command = CatalogCommand(changed)
+    out, _ = run(command, alias, "--delete", "--dry_run")
+
+    assert editions() == before
+    assert stamps() == stamped
+    assert "Plan (dry run: nothing will be written)" in out
+    assert "testapp.Edition: create 0, update 1, unchanged 38, delete 1" in out
+    assert "pages, e.g. 'isbn0004': 4 -> 7" in out
+    assert "to delete, e.g.: 'isbn0001'" in out
+    assert "would delete: testapp.Edition 1" in out
+    assert "no rows written" in out
+    assert command.report.updated == {"testapp.Publisher": 0, "testapp.Edition": 1}
+
+
+def test_saved_objects_changed_in_the_build_are_synced(alias: str) -> None:
+    run(CatalogCommand(catalog_rows(3)), alias)
+
+    class EditSaved(CatalogCommand):
+        def get_bulks_by_model(
+            self, df: pl.DataFrame
+        ) -> Mapping[type[Model], list[Model] | pl.DataFrame]:
+            saved = list(Edition.objects.order_by("isbn"))
+            saved[0].pages = 99
+            return {Publisher: list(Publisher.objects.all()), Edition: saved}
+
+    command = EditSaved(catalog_rows(3))
+    run(command, alias)
+    assert editions()["isbn0001"] == ("P1", "T1", 99)
+    assert command.report.updated["testapp.Edition"] == 1
+    assert command.report.unchanged["testapp.Edition"] == 2
+
+
+def test_without_keys_saved_objects_are_reported_not_dropped_silently(
+    alias: str,
+) -> None:
+    ann = Author.objects.create(name="Ann")
+
+    class NoKeys(_WrongReturns):
+        pass
+
+    ann.birth_year = 1900
+    command = NoKeys(bulks={Author: [ann, Author(name="Bob")]})
+    out, _ = run(command, alias)
+    assert "1 row given as saved objects were left as they are" in out
+    assert Author.objects.get(name="Ann").birth_year is None

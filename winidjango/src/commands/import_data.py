@@ -66,6 +66,7 @@ from winidjango.src.db.imports import (
     write_bulks,
 )
 from winidjango.src.db.models import topological_sort_models
+from winidjango.src.db.sync import SyncPlan, plan_sync_bulks
 
 __all__ = ["DeleteLimit", "ImportDataBaseCommand", "ImportReport"]
 
@@ -512,8 +513,6 @@ class ImportDataBaseCommand(ABCBaseCommand):
         keys: Mapping[type[Model], Sequence[str]],
         source: Mapping[type[Model], pl.DataFrame],
     ) -> None:
-        from winidjango.src.db.sync import plan_sync_bulks  # noqa: PLC0415
-
         delete: dict[type[Model], Any] = {}
         if self.delete:
             delete = {
@@ -547,7 +546,7 @@ class ImportDataBaseCommand(ABCBaseCommand):
             if self.delete and plans[model].to_delete
         ]
         for model, model_plan in plans.items():
-            blockers = getattr(model_plan, "blockers", None)
+            blockers = model_plan.blockers
             if self.delete and blockers:
                 message = (
                     f"The {_label(model)} rows to delete cannot be deleted: "
@@ -570,16 +569,12 @@ class ImportDataBaseCommand(ABCBaseCommand):
             self.report.created[label] = result.created
             self.report.updated[label] = result.updated
             self.report.unchanged[label] = result.unchanged
-        if self.delete:
-            for model, result in results.items():
-                if result.deleted:
-                    cascade = dict(plans[model].cascade) or {
-                        _label(model): result.deleted
-                    }
-                    for label, count in cascade.items():
-                        self.report.deleted[label] = (
-                            self.report.deleted.get(label, 0) + count
-                        )
+        for result in results.values():
+            for label, count in result.deleted_by_model.items():
+                if count:
+                    self.report.deleted[label] = (
+                        self.report.deleted.get(label, 0) + count
+                    )
 
     def _delete_scope(
         self,
@@ -606,7 +601,7 @@ class ImportDataBaseCommand(ABCBaseCommand):
             return int(rows.filter(scope).count())
         return int(rows.count())
 
-    def _show_plan(self, plans: Mapping[type[Model], Any]) -> None:
+    def _show_plan(self, plans: Mapping[type[Model], SyncPlan]) -> None:
         title = "Plan (dry run: nothing will be written)" if self.dry_run else "Plan"
         self.say(title)
         for model, model_plan in plans.items():
@@ -615,15 +610,15 @@ class ImportDataBaseCommand(ABCBaseCommand):
                 f"{model_plan.to_update}, unchanged {model_plan.unchanged}, "
                 f"delete {model_plan.to_delete if self.delete else 0}"
             )
-            changes = dict(model_plan.field_changes)
+            changes = {f: n for f, n in model_plan.field_changes.items() if n}
             if changes:
                 self.say(f"    changes per field: {_counts_text(changes)}")
             for line in _sample_lines(model_plan):
                 self.say(f"    {line}")
             if self.delete and model_plan.to_delete:
-                samples = list(getattr(model_plan, "delete_samples", []))
+                samples = list(model_plan.delete_samples)
                 if samples:
-                    shown = ", ".join(map(repr, samples[:SAMPLE_KEYS]))
+                    shown = ", ".join(map(_key_text, samples[:SAMPLE_KEYS]))
                     self.say(f"    to delete, e.g.: {shown}")
                 cascade = dict(model_plan.cascade)
                 if cascade:
@@ -632,13 +627,13 @@ class ImportDataBaseCommand(ABCBaseCommand):
                         f"{_counts_text(cascade)}"
                     )
 
-    def _record_plan(self, plans: Mapping[type[Model], Any]) -> None:
+    def _record_plan(self, plans: Mapping[type[Model], SyncPlan]) -> None:
         for model, model_plan in plans.items():
             label = _label(model)
             self.report.created[label] = model_plan.to_create
             self.report.updated[label] = model_plan.to_update
             self.report.unchanged[label] = model_plan.unchanged
-            changes = dict(model_plan.field_changes)
+            changes = {f: n for f, n in model_plan.field_changes.items() if n}
             if changes:
                 self.report.field_changes[label] = changes
             if self.delete and model_plan.to_delete:
@@ -1060,10 +1055,18 @@ def _blockers_text(blockers: Any) -> str:
     return str(blockers)
 
 
-def _sample_lines(model_plan: Any) -> list[str]:
-    """Before/after values of a few changed rows, as the plan samples them."""
-    samples = getattr(model_plan, "samples", None) or []
+def _sample_lines(model_plan: SyncPlan) -> list[str]:
+    """Before and after values of a few rows per changed field."""
     lines = []
-    for sample in list(samples)[:SAMPLE_KEYS]:
-        lines.append(f"e.g. {sample}")
+    for name, samples in model_plan.samples.items():
+        shown = "; ".join(
+            f"{_key_text(key)}: {before!r} -> {after!r}"
+            for key, before, after in samples[:3]
+        )
+        if shown:
+            lines.append(f"{name}, e.g. {shown}")
     return lines
+
+
+def _key_text(key: tuple[Any, ...]) -> str:
+    return repr(key[0]) if len(key) == 1 else repr(key)
