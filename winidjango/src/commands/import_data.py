@@ -406,7 +406,7 @@ class ImportDataBaseCommand(ABCBaseCommand):
                 source = self._source_keys(raw, keys)
         del raw
         for model in bulks:
-            self.include_in_transaction(self._alias_for(model))
+            self.include_in_transaction(self.database_for(model))
         if syncing:
             self._sync(bulks, keys, source)
         else:
@@ -434,7 +434,9 @@ class ImportDataBaseCommand(ABCBaseCommand):
             message = f"{cleaning_cls.__name__} refused the data: {error}"
             raise CommandError(message) from error
 
-    def source_rows(self, df: pl.DataFrame) -> pl.DataFrame:
+    def source_rows(
+        self, df: pl.DataFrame, *, cleaning_cls: type[CleaningDF] | None = None
+    ) -> pl.DataFrame:
         """The raw rows as the cleaning sees them just before it drops any.
 
         Columns are renamed, cast to the cleaning class's types, nulls are
@@ -444,11 +446,14 @@ class ImportDataBaseCommand(ABCBaseCommand):
         drops rows only after these steps, so a source row's key here is the
         key it had in the source, broken row or not.
 
+        ``cleaning_cls`` defaults to :meth:`get_cleaning_df_cls`'s class.
+
         Examples:
             >>> command.source_rows(pl.DataFrame({"user_name": [" Ann ", None]}))
             shape: (2, ...) ... "Ann" ... null
         """
-        cleaning_cls = self.get_cleaning_df_cls()
+        if cleaning_cls is None:
+            cleaning_cls = self.get_cleaning_df_cls()
         typed_cls = type(
             f"{cleaning_cls.__name__}SourceRows",
             (cleaning_cls,),
@@ -584,7 +589,7 @@ class ImportDataBaseCommand(ABCBaseCommand):
         source: pl.DataFrame,
     ) -> Any:
         """All rows, except those the cleaning dropped from the source."""
-        alias = self._alias_for(model)
+        alias = self.database_for(model)
         try:
             not_imported = find_missing_rows(model, bulk, key=key, using=alias)
             not_in_source = set(find_missing_rows(model, source, key=key, using=alias))
@@ -596,33 +601,40 @@ class ImportDataBaseCommand(ABCBaseCommand):
         return ~Q(pk__in=kept) if kept else True
 
     def _count_in_scope(self, model: type[Model], scope: Any) -> int:
-        rows = model._default_manager.using(self._alias_for(model))
+        rows = model._default_manager.using(self.database_for(model))
         if isinstance(scope, Q):
             return int(rows.filter(scope).count())
         return int(rows.count())
 
     def _show_plan(self, plans: Mapping[type[Model], SyncPlan]) -> None:
+        # Shown when it decides something (a deletion) or is all there is
+        # (a dry run); otherwise the report's counts say it, and -v 2 shows it.
+        level = 1 if self.dry_run or self.delete else 2
+
+        def say(text: str) -> None:
+            self.say(text, level=level)
+
         title = "Plan (dry run: nothing will be written)" if self.dry_run else "Plan"
-        self.say(title)
+        say(title)
         for model, model_plan in plans.items():
-            self.say(
+            say(
                 f"  {_label(model)}: create {model_plan.to_create}, update "
                 f"{model_plan.to_update}, unchanged {model_plan.unchanged}, "
                 f"delete {model_plan.to_delete if self.delete else 0}"
             )
             changes = {f: n for f, n in model_plan.field_changes.items() if n}
             if changes:
-                self.say(f"    changes per field: {_counts_text(changes)}")
+                say(f"    changes per field: {_counts_text(changes)}")
             for line in _sample_lines(model_plan):
-                self.say(f"    {line}")
+                say(f"    {line}")
             if self.delete and model_plan.to_delete:
                 samples = list(model_plan.delete_samples)
                 if samples:
                     shown = ", ".join(map(_key_text, samples[:SAMPLE_KEYS]))
-                    self.say(f"    to delete, e.g.: {shown}")
+                    say(f"    to delete, e.g.: {shown}")
                 cascade = dict(model_plan.cascade)
                 if cascade:
-                    self.say(
+                    say(
                         f"    deleting them removes (cascades included): "
                         f"{_counts_text(cascade)}"
                     )
@@ -652,7 +664,7 @@ class ImportDataBaseCommand(ABCBaseCommand):
             if isinstance(bulk, pl.DataFrame) and model in keys:
                 try:
                     given[model] = without_saved_rows(
-                        model, bulk, key=keys[model], using=self._alias_for(model)
+                        model, bulk, key=keys[model], using=self.database_for(model)
                     )
                 except ValueError as error:
                     message = f"Matching the saved rows failed: {error}"
@@ -713,7 +725,7 @@ class ImportDataBaseCommand(ABCBaseCommand):
         for model, frame in source.items():
             try:
                 stale[model] = find_missing_rows(
-                    model, frame, key=keys[model], using=self._alias_for(model)
+                    model, frame, key=keys[model], using=self.database_for(model)
                 )
             except ValueError as error:
                 message = f"--delete: {error}"
@@ -733,7 +745,7 @@ class ImportDataBaseCommand(ABCBaseCommand):
         for model, pks in stale.items():
             if not pks:
                 continue
-            alias = self._alias_for(model)
+            alias = self.database_for(model)
             rows = self._load(model, pks)
             try:
                 preview = simulate_bulk_deletion(model, rows, using=alias)
@@ -783,7 +795,7 @@ class ImportDataBaseCommand(ABCBaseCommand):
 
     def _load(self, model: type[Model], pks: Sequence[Any]) -> list[Model]:
         rows: list[Model] = []
-        manager = model._default_manager.using(self._alias_for(model))
+        manager = model._default_manager.using(self.database_for(model))
         for start in range(0, len(pks), _LOAD_CHUNK):
             chunk = pks[start : start + _LOAD_CHUNK]
             rows += manager.filter(pk__in=chunk).order_by("pk")
@@ -803,7 +815,7 @@ class ImportDataBaseCommand(ABCBaseCommand):
                     model,
                     self._load(model, stale[model]),
                     self.batch_size,
-                    using=self._alias_for(model),
+                    using=self.database_for(model),
                     threads=self.threads,
                     progress=progress,
                 )
@@ -999,13 +1011,21 @@ class ImportDataBaseCommand(ABCBaseCommand):
                 objects[model] = bulk
                 continue
             try:
-                check_frame(model, bulk, using=self._alias_for(model))
+                check_frame(model, bulk, using=self.database_for(model))
             except (TypeError, ValueError) as error:
                 message = f"The {_label(model)} frame was refused: {error}"
                 raise CommandError(message) from error
         check_bulks(objects)
 
-    def _alias_for(self, model: type[Model]) -> str:
+    def database_for(self, model: type[Model]) -> str:
+        """The database alias the import writes ``model``'s rows to.
+
+        ``--database`` if given, else the router's choice for writes.
+
+        Examples:
+            >>> command.database_for(Author)  # doctest: +SKIP
+            'default'
+        """
         return self.database or router.db_for_write(model)
 
     def _progress(
