@@ -586,7 +586,7 @@ def catalog_rows(count: int, *, publishers: int = 2) -> list[tuple[Any, ...]]:
     ]
 
 
-def editions() -> dict[str, tuple[str, str, int]]:
+def editions() -> dict[str, tuple[Any, ...]]:
     return {
         isbn: (publisher, title, pages)
         for isbn, publisher, title, pages in Edition.objects.values_list(
@@ -788,8 +788,8 @@ def test_saved_objects_changed_in_the_build_are_synced(alias: str) -> None:
         def get_bulks_by_model(
             self, df: pl.DataFrame
         ) -> Mapping[type[Model], list[Model] | pl.DataFrame]:
-            saved = list(Edition.objects.order_by("isbn"))
-            saved[0].pages = 99
+            saved: list[Model] = list(Edition.objects.order_by("isbn"))
+            saved[0].pages = 99  # type: ignore[attr-defined]
             return {Publisher: list(Publisher.objects.all()), Edition: saved}
 
     command = EditSaved(catalog_rows(3))

@@ -115,7 +115,7 @@ def test_check_deferred_constraints_passes_good_rows(alias: str) -> None:
 
 
 def test_key_frame_of_objects_and_frames() -> None:
-    objects = [Book(title="A", author_id=1), Book(title="B", author_id=None)]
+    objects = [Book(title="A", author_id=1), Book(title="B")]
     from_objects = key_frame(Book, objects, ["title", "author"])
     assert from_objects.columns == ["title", "author_id"]
     assert from_objects.rows() == [("A", 1), ("B", None)]
