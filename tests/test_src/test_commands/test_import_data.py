@@ -702,7 +702,7 @@ def test_reimport_updates_exactly_the_changed_rows(
     changed[9] = (*rows[9][:4], 1000)
 
     command = CatalogCommand(changed, as_objects=as_objects)
-    out, _ = run(command, alias)
+    out, _ = run(command, alias, verbosity=2)  # -v 2 also prints the plan
 
     report = command.report
     assert report.created == {"testapp.Publisher": 0, "testapp.Edition": 0}
