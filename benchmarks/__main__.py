@@ -15,8 +15,10 @@ as a polars DataFrame written by ``bulk_create_from_frame``, against building
 one object per row and bulk-creating the objects (Django's ``bulk_create``,
 and winidjango's instance path); and ``memory``, creating
 ``--memory-rows`` rows from a generator, each contender in a process of its
-own, to compare peak memory. ``memory`` is not run by default (a million rows
-take minutes): ask for it with ``--only memory`` or ``--only all``.
+own, to compare peak memory; and ``sync``, re-importing ``--rows`` rows of
+which 1% changed, 0.5% are new and 0.5% gone (``benchmarks/_sync.py``).
+``memory`` and ``sync`` are not run by default (they take minutes): ask for
+them with ``--only memory,sync`` or ``--only all``.
 
 Contenders run interleaved, repeat by repeat, on freshly emptied tables, and
 the table shows median rows per second with the ratio to plain Django. The
@@ -37,7 +39,7 @@ from typing import Any
 from benchmarks import _db
 from benchmarks._memory import CONTENDERS as MEMORY_CONTENDERS
 
-OPERATIONS = ("create", "update", "delete", "chain", "frame", "memory")
+OPERATIONS = ("create", "update", "delete", "chain", "frame", "memory", "sync")
 DEFAULT_OPERATIONS = "create,update,delete,chain,frame"
 
 
@@ -537,6 +539,10 @@ def main(argv: list[str] | None = None) -> None:
         "operations": args.operations,
         "results": results,
     }
+    if "sync" in args.operations:
+        from benchmarks._sync import run_sync
+
+        report["sync"] = run_sync(args.db, args.rows, args.step, args.repeats)
     if "memory" in args.operations:
         from django.db import connection
 

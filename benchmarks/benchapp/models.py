@@ -54,3 +54,20 @@ class GrandChild(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class SyncRow(models.Model):
+    """The ``sync`` operation's table: a unique text key and five columns."""
+
+    code = models.CharField(max_length=32, unique=True)
+    name = models.CharField(max_length=100)
+    number = models.IntegerField()
+    amount = models.FloatField()
+    flag = models.BooleanField()
+    note = models.TextField()
+
+    class Meta:
+        app_label = "benchapp"
+
+    def __str__(self) -> str:
+        return self.code

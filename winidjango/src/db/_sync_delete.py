@@ -57,6 +57,17 @@ def count_deletion(
 def _count_round(
     model: type[Model], root: QuerySet[Any], alias: str, counts: DeletionCounts
 ) -> None:
+    parts, blocking = _follow(model, root, alias)
+    _count(model, parts, blocking, counts)
+
+
+def _follow(
+    model: type[Model], root: QuerySet[Any], alias: str
+) -> tuple[
+    dict[type[Model], list[QuerySet[Any]]],
+    list[tuple[type[Model], QuerySet[Any], bool]],
+]:
+    """The cascaded querysets per model, and the blocking ones."""
     parts: dict[type[Model], list[QuerySet[Any]]] = {model: [root]}
     blocking: list[tuple[type[Model], QuerySet[Any], bool]] = []
     frontier: list[tuple[type[Model], QuerySet[Any]]] = [(model, root)]
@@ -67,7 +78,7 @@ def _count_round(
             steps += 1
             if relation.many_to_many or relation.field is None:
                 continue
-            child: type[Model] = relation.related_model  # type: ignore[assignment]
+            child: type[Model] = relation.related_model
             rows = child._base_manager.using(alias).filter(
                 **{f"{relation.field.name}__in": queryset}
             )
@@ -80,6 +91,15 @@ def _count_round(
                 blocking.append((child, rows, False))
             elif on_delete is models.RESTRICT:
                 blocking.append((child, rows, True))
+    return parts, blocking
+
+
+def _count(
+    model: type[Model],
+    parts: dict[type[Model], list[QuerySet[Any]]],
+    blocking: list[tuple[type[Model], QuerySet[Any], bool]],
+    counts: DeletionCounts,
+) -> None:
     union = {
         child: reduce(operator.or_, [Q(pk__in=part.values("pk")) for part in found])
         for child, found in parts.items()
@@ -89,9 +109,13 @@ def _count_round(
             continue
         label = get_model_meta(child).label
         counts.cascade[label] += (
-            child._base_manager.using(alias).filter(condition).count()
+            parts[child][0]
+            .model._base_manager.using(parts[child][0].db)
+            .filter(condition)
+            .count()
         )
-    for child, rows, restrict in blocking:
+    for child, found_rows, restrict in blocking:
+        rows = found_rows
         if restrict and child in union:
             # Django lets a RESTRICT row go when the delete removes it
             # through a cascade of its own.

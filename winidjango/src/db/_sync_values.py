@@ -59,13 +59,12 @@ def canonical_text(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, datetime.datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(datetime.UTC)
-        return value.isoformat()
+        moment: datetime.datetime = value
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(datetime.UTC)
+        return moment.isoformat()
     if isinstance(value, decimal.Decimal):
-        if not value.is_finite():
-            return str(value)
-        return format(value.normalize(), "f")
+        return format(value.normalize(), "f") if value.is_finite() else str(value)
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value).hex()
     if isinstance(value, (datetime.date, datetime.time)):
@@ -76,7 +75,10 @@ def canonical_text(value: Any) -> str | None:
 def _json_text(field: Any, value: Any) -> str | None:
     if value is None:
         return None
-    return json.dumps(value, sort_keys=True, cls=field.encoder, separators=(",", ":"))
+    text: str = json.dumps(
+        value, sort_keys=True, cls=field.encoder, separators=(",", ":")
+    )
+    return text
 
 
 class FieldValues:

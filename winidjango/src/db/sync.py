@@ -1,4 +1,4 @@
-"""Sync a table with today's data: create what is new, update what changed, delete what is gone.
+"""Sync a table with data: create what is new, update what changed, delete the rest.
 
 A sync is planned first and applied second. :func:`plan_sync` reads only the
 key and compared columns of the table, in chunks, into polars, joins them to
@@ -47,7 +47,7 @@ from winidjango.src.db._sync_values import (
     weight_sql,
 )
 from winidjango.src.db._validation import check_instances, check_model, check_step
-from winidjango.src.db._values import RowConverter, SqlExpressionFound
+from winidjango.src.db._values import passthrough_type
 from winidjango.src.db.exceptions import BulkInputError, StalePlanError
 from winidjango.src.db.fields import get_model_meta
 from winidjango.src.db.models import topological_sort_models
@@ -71,6 +71,7 @@ _PAGE = 50_000
 #: Sample keys kept per changed field, and for deletions.
 _SAMPLES = 5
 _PK = "__pk"
+_MISSING = object()
 _ROW = "__row"
 _OLD = "__old"
 
@@ -269,7 +270,7 @@ def _delete_scope(
 class _Data:
     """The data of a sync: key, match and compared columns in one frame."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0917
         self,
         model: type[Model],
         data: object,
@@ -328,13 +329,16 @@ class _Data:
         if self.objects is not None:
             raw = self._object_columns(wanted, parent_keys)
             for index, f in enumerate(wanted):
-                plain = [None if v is PENDING else v for v in raw[index]]
-                series = self.values[f].from_db_prep(plain)
+                values = self.values[f]
+                if values.is_json:
+                    # JSON compares by content, not by the text Django sends.
+                    python = [getattr(obj, f.attname) for obj in self.objects]
+                    series = values.from_python(python)
+                else:
+                    series = values.from_db_prep(raw[index])
                 columns.append(series.alias(self._name(f)))
-            self.lookups = [
-                [None if v is PENDING else v for v in raw[index]]
-                for index in range(len(self.key_fields))
-            ]
+            # Rows whose key holds a new parent (None) are never looked up.
+            self.lookups = raw[: len(self.key_fields)]
         else:
             assert self.frame is not None
             by_field = {f: column for column, f in self.columns.items()}
@@ -342,9 +346,20 @@ class _Data:
                 series = self.frame.get_column(by_field[f])
                 columns.append(self._frame_column(f, series).alias(self._name(f)))
             self.lookups = [
-                self.frame.get_column(by_field[f]).to_list() for f in self.key_fields
+                self._db_values(f, self.frame.get_column(by_field[f]).to_list())
+                for f in self.key_fields
             ]
         return pl.DataFrame(columns)
+
+    def _db_values(self, f: Any, values: list[Any]) -> list[Any]:
+        """What the database is sent for ``values`` of ``f`` (for lookups)."""
+        if self.values[f].plain:
+            return values
+        connection = self.connection
+        return [
+            None if v is None else f.get_db_prep_save(f.to_python(v), connection)
+            for v in values
+        ]
 
     def _name(self, f: Any) -> str:
         if f in self.key_fields:
@@ -373,32 +388,49 @@ class _Data:
             found = self._related_values(f, parent_keys)
             if found:
                 overrides[index] = found
-        try:
-            rows = RowConverter(fields, self.connection, add=False).rows(objs)
-        except SqlExpressionFound as error:
-            message = (
-                f"object {error.position + 1} of the {self.model.__name__} data "
-                "holds an SQL expression; a sync compares plain values"
-            )
-            raise BulkInputError(
-                message, model=self.model, row=error.position + 1
-            ) from None
-        columns = [list(column) for column in zip(*rows, strict=True)]
-        if not columns:
-            columns = [[] for _ in fields]
+        columns = [self._object_column(f, objs) for f in fields]
         for index, found in overrides.items():
             column = columns[index]
             flags = [False] * len(objs)
             for position, value in found.items():
-                column[position] = None if value is PENDING else value
-                flags[position] = value is PENDING
+                pending = value is PENDING
+                column[position] = None if pending else value
+                flags[position] = pending
             if any(flags):
                 self.pending[fields[index].attname] = pl.Series(flags)
-            # The lookups need PENDING to skip the row.
-            for position, value in found.items():
-                if value is PENDING:
-                    column[position] = PENDING
         return columns
+
+    def _object_column(self, f: Any, objs: list[Model]) -> list[Any]:
+        """The database values of ``f`` of every object, a column at a time.
+
+        As in the bulk writers: a column whose values all have the type the
+        field stores unchanged is taken as it is; the other values go
+        through ``pre_save`` and ``get_db_prep_save``.
+        """
+        attname = f.attname
+        try:
+            column = [obj.__dict__[attname] for obj in objs]
+        except KeyError:
+            column = [obj.__dict__.get(attname, _MISSING) for obj in objs]
+        plain = passthrough_type(f)
+        kinds = set(map(type, column))
+        if kinds <= {plain} or (f.null and kinds <= {plain, type(None)}):
+            return column
+        connection = self.connection
+        for position, value in enumerate(column):
+            if type(value) is plain or (value is None and f.null):
+                continue
+            converted = f.pre_save(objs[position], False)
+            if hasattr(converted, "resolve_expression"):
+                message = (
+                    f"object {position + 1} of the {self.model.__name__} data holds "
+                    f"an SQL expression in {f.name!r}; a sync compares plain values"
+                )
+                raise BulkInputError(
+                    message, model=self.model, field=f.name, row=position + 1
+                )
+            column[position] = f.get_db_prep_save(converted, connection)
+        return column
 
     def _related_values(self, f: Any, parent_keys: Mapping[int, Any]) -> dict[int, Any]:
         """Related ids of objects given a parent object, by position."""
@@ -410,7 +442,7 @@ class _Data:
             related = obj._state.fields_cache.get(cache_name)
             if related is None or obj.__dict__.get(attname) not in (None, ""):
                 continue
-            if related._is_pk_set():  # type: ignore[attr-defined]
+            if related._is_pk_set():
                 found[position] = target.get_db_prep_save(
                     getattr(related, target.attname), self.connection
                 )
@@ -668,21 +700,22 @@ class SyncPlan:
         assert objs is not None
         pk_field = get_model_meta(self.model).pk
         assert pk_field is not None
-        self._saved_states = []
+        attname, alias = pk_field.attname, self.alias
+        rows: list[int] = []
+        pks: list[Any] = []
         for part in (self._update, self._unchanged):
-            for row, pk in part.select(_ROW, _PK).iter_rows():
-                obj = objs[row]
-                self._saved_states.append(
-                    (
-                        obj,
-                        getattr(obj, pk_field.attname),
-                        obj._state.adding,
-                        obj._state.db,
-                    )
-                )
-                setattr(obj, pk_field.attname, pk_field.to_python(pk))
-                obj._state.adding = False
-                obj._state.db = self.alias
+            rows += part.get_column(_ROW).to_list()
+            pks += part.get_column(_PK).to_list()
+        if not plain_integers(pks):
+            pks = [pk_field.to_python(pk) for pk in pks]
+        saved = self._saved_states = []
+        for row, pk in zip(rows, pks, strict=True):
+            obj = objs[row]
+            state = obj._state
+            saved.append((obj, obj.__dict__.get(attname), state.adding, state.db))
+            obj.__dict__[attname] = pk
+            state.adding = False
+            state.db = alias
 
     def _restore_objects(self) -> None:
         pk_field = get_model_meta(self.model).pk
@@ -694,7 +727,11 @@ class SyncPlan:
         self._saved_states = []
 
     def _write_objects(self) -> tuple[int, int]:
-        from winidjango.src.db.bulk import bulk_create_in_steps, bulk_update_in_steps
+        # bulk.py re-exports this module: imported here, not at the top.
+        from winidjango.src.db.bulk import (  # noqa: PLC0415
+            bulk_create_in_steps,
+            bulk_update_in_steps,
+        )
 
         objs = self._data.objects
         assert objs is not None
@@ -722,7 +759,7 @@ class SyncPlan:
         return created, updated
 
     def _write_frame(self) -> tuple[int, int]:
-        from winidjango.src.db.bulk import bulk_create_from_frame
+        from winidjango.src.db.bulk import bulk_create_from_frame  # noqa: PLC0415
 
         frame = self._data.frame
         assert frame is not None
@@ -757,7 +794,7 @@ class SyncPlan:
                 value = f.pre_save(model(), add=False)
                 constants.append(f.get_db_prep_save(value, connection))
                 fields.append(f)
-                columns.append(f.column)
+                columns.append(str(f.column))
         values = [
             row
             for chunk in prepared.chunks(len(rows_index) or 1)
@@ -796,7 +833,7 @@ def _key_text(key: tuple[Any, ...]) -> str:
 class _Reader:
     """Reads pk, key and compared columns of a model's rows into polars."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0917
         self,
         model: type[Model],
         alias: str,
@@ -857,6 +894,9 @@ class _Reader:
 
     def frame(self, rows: list[tuple[Any, ...]]) -> pl.DataFrame:
         """``__pk``, ``k0..``, ``c_<attname>..``, ``m0..`` of raw rows."""
+        fast = self._fast_frame(rows)
+        if fast is not None:
+            return fast
         columns: list[Sequence[Any]] = (
             list(zip(*rows, strict=True)) if rows else [() for _ in self.names]
         )
@@ -877,6 +917,34 @@ class _Reader:
             series.append(pl.Series("m" + name[2:], weights, dtype=pl.Binary()))
             position += 1
         return pl.DataFrame(series)
+
+    def _fast_frame(self, rows: list[tuple[Any, ...]]) -> pl.DataFrame | None:
+        """The frame built by polars from the rows, when every column is plain.
+
+        Plain columns (integers, floats, booleans, text) need no conversion,
+        and polars turns rows into columns much faster than Python can.
+        """
+        every = [self.pk_values, *(self.values[f] for f in self.key_fields)]
+        every += [self.values[f] for f in self.fields]
+        if self.weights or not rows or not all(v.plain for v in every):
+            return None
+        names = [_PK, *(f"k{i}" for i in range(len(self.key_fields)))]
+        names += [f"c_{f.attname}" for f in self.fields]
+        first = rows[0]
+        schema: dict[str, pl.DataType] = {}
+        booleans = []
+        for position, (name, values) in enumerate(zip(names, every, strict=True)):
+            dtype = values.dtype
+            if dtype == pl.Boolean() and type(first[position]) is not bool:
+                # MariaDB hands back booleans as 0 and 1.
+                dtype = pl.Int64()
+                booleans.append(name)
+            schema[name] = dtype
+        try:
+            frame = pl.DataFrame(rows, schema=schema, orient="row")
+        except (TypeError, ValueError, pl.exceptions.PolarsError):
+            return None  # an unexpected value type: convert column by column
+        return frame.with_columns(pl.col(booleans).cast(pl.Boolean))
 
     def _pk_series(self, values: Sequence[Any]) -> pl.Series:
         if self.pk_values.plain:
@@ -901,46 +969,65 @@ class _Reader:
                 break
         return pl.concat(frames) if frames else self.empty()
 
-    def read_pks(self, pks: Sequence[Any], *, lock: bool) -> pl.DataFrame:
-        """The rows whose primary key is in ``pks``."""
-        base = self._values(self.manager, lock)
+    def _plain_sql(self, column: str, count: int, *, lock: bool) -> str:
+        """``SELECT <columns> FROM <table> WHERE <column> IN (%s, ...)``.
+
+        Built once around the compiled column list, not through a lookup:
+        Django prepares every value of an ``__in`` lookup one by one.
+        """
+        base = self._values(self.manager.order_by(), lock=False)
+        select, params = base.query.get_compiler(using=self.alias).as_sql()
+        assert not params
+        quote = self.connection.ops.quote_name
+        table = get_model_meta(self.model).db_table
+        marks = ", ".join(["%s"] * count)
+        sql = f"{select} WHERE {quote(table)}.{quote(column)} IN ({marks})"
+        if lock and self.connection.features.has_select_for_update:
+            sql += " FOR UPDATE"
+        return sql
+
+    def _read_in(
+        self, column: str, values: Sequence[Any], *, lock: bool
+    ) -> pl.DataFrame:
         frames = [self.empty()]
         chunk = max(self.step, 1000)
-        for start in range(0, len(pks), chunk):
-            part = [self.pk_field.to_python(pk) for pk in pks[start : start + chunk]]
-            rows = self._execute(base.filter(pk__in=part))
-            if rows:
-                frames.append(self.frame(rows))
+        with self.connection.cursor() as cursor:
+            for start in range(0, len(values), chunk):
+                part = list(values[start : start + chunk])
+                cursor.execute(self._plain_sql(column, len(part), lock=lock), part)
+                rows = cursor.fetchall()
+                if rows:
+                    frames.append(self.frame(list(rows)))
         return pl.concat(frames)
+
+    def read_pks(self, pks: Sequence[Any], *, lock: bool) -> pl.DataFrame:
+        """The rows whose primary key is in ``pks`` (database values)."""
+        return self._read_in(str(self.pk_field.column), pks, lock=lock)
 
     def read_keys(self, lookups: list[list[Any]], *, lock: bool) -> pl.DataFrame:
         """The rows whose key equals one of the data's (the database compares)."""
+        if len(self.key_fields) == 1:
+            values = [v for v in lookups[0] if v is not None and v is not PENDING]
+            return self._read_in(str(self.key_fields[0].column), values, lock=lock)
         base = self._values(self.manager, lock)
         frames = [self.empty()]
         count = len(lookups[0]) if lookups else 0
-        chunk = max(self.step, 1000) if len(lookups) == 1 else 200
+        chunk = 200
         for start in range(0, count, chunk):
             keys = [
-                values
-                for values in zip(
+                key
+                for key in zip(
                     *(column[start : start + chunk] for column in lookups), strict=True
                 )
-                if not any(v is None or v is PENDING for v in values)
+                if not any(v is None or v is PENDING for v in key)
             ]
             if not keys:
                 continue
-            if len(self.key_fields) == 1:
-                attname = self.key_fields[0].attname
-                condition = Q(**{f"{attname}__in": [k[0] for k in keys]})
-            else:
-                condition = Q()
-                for values in keys:
-                    condition |= Q(
-                        **{
-                            f.attname: v
-                            for f, v in zip(self.key_fields, values, strict=True)
-                        }
-                    )
+            condition = Q()
+            for key in keys:
+                condition |= Q(
+                    **{f.attname: v for f, v in zip(self.key_fields, key, strict=True)}
+                )
             rows = self._execute(base.filter(condition))
             if rows:
                 frames.append(self.frame(rows))
@@ -999,6 +1086,22 @@ def _plan(
     _fill_plan(plan, joined, incoming)
     if incoming.frame is not None and plan._create_rows:
         FramePlan(model, incoming.frame[plan._create_rows], connection, check_only=True)
+    _plan_deletes(plan, existing, table, deletes, scope)
+    logger.debug("planned %r", plan)
+    return plan
+
+
+def _plan_deletes(
+    plan: SyncPlan,
+    existing: pl.DataFrame,
+    table: pl.DataFrame,
+    deletes: bool,
+    scope: QuerySet[Any] | None,
+) -> None:
+    """Rows to delete, their cascades, and the snapshot apply() checks."""
+    key_fields, incoming, reader = plan._key_fields, plan._data, plan._reader
+    model, alias = plan.model, plan.alias
+    match = [f"m{index}" for index in range(len(key_fields))]
     gone = existing.join(table.select(match), on=match, how="anti")
     if deletes:
         if scope is not None:
@@ -1031,8 +1134,6 @@ def _plan(
         plan.cascade = dict(counts.cascade)
         plan.blockers = dict(counts.blockers)
         plan.blocker_samples = counts.blocker_samples
-    logger.debug("planned %r", plan)
-    return plan
 
 
 def _with_match(existing: pl.DataFrame, keys: int) -> pl.DataFrame:
@@ -1135,12 +1236,11 @@ def _fill_plan(plan: SyncPlan, joined: pl.DataFrame, incoming: _Data) -> None:
     plan.to_update = updates.height
     plan.unchanged = plan._unchanged.height
     for f in incoming.fields:
-        flag = f"changed_{f.attname}"
-        changed = updates.filter(pl.col(flag))
-        plan.field_changes[f.name] = changed.height
-        if changed.height:
+        changed_rows = updates.filter(pl.col(f"changed_{f.attname}"))
+        plan.field_changes[f.name] = changed_rows.height
+        if changed_rows.height:
             column = f"c_{f.attname}"
-            sample = changed.head(_SAMPLES)
+            sample = changed_rows.head(_SAMPLES)
             afters = sample.get_column(column).to_list()
             if f.attname in pending:
                 flags_sample = pending[f.attname].gather(sample.get_column(_ROW))
