@@ -812,3 +812,24 @@ def test_without_keys_saved_objects_are_reported_not_dropped_silently(
     out, _ = run(command, alias)
     assert "1 row given as saved objects were left as they are" in out
     assert Author.objects.get(name="Ann").birth_year is None
+
+
+def test_a_change_between_plan_and_apply_fails_with_nothing_written(
+    alias: str,
+) -> None:
+    rows = catalog_rows(40)
+    run(CatalogCommand(rows), alias)
+
+    class Meddling(CatalogCommand):
+        def confirm(self, question: str) -> bool:
+            # Another writer changes a row the plan updates, after planning.
+            Edition.objects.filter(isbn="isbn0002").update(pages=555)
+            return True
+
+    changed = [(*row[:4], 9) if row[2] == "isbn0002" else row for row in rows[1:]]
+    with pytest.raises(CommandError, match="changed while the import was planned"):
+        run(Meddling(changed), alias, "--delete", "--yes")
+    # The command's transaction rolled back the meddling write too; the
+    # deletion of isbn0001 and the update were not made.
+    assert editions()["isbn0002"] == ("P0", "T2", 2)
+    assert "isbn0001" in editions()
