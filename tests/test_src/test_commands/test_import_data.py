@@ -833,3 +833,30 @@ def test_a_change_between_plan_and_apply_fails_with_nothing_written(
     # deletion of isbn0001 and the update were not made.
     assert editions()["isbn0002"] == ("P0", "T2", 2)
     assert "isbn0001" in editions()
+
+
+@pytest.mark.parametrize(
+    ("text", "rows", "total", "allowed"),
+    [
+        ("10%", 10, 100, True),
+        ("10%", 11, 100, False),
+        ("0", 1, 100, False),
+        ("500", 500, 10, True),
+        ("2.5%", 1, 40, True),
+        ("2.5%", 2, 40, False),
+    ],
+)
+def test_delete_limit_parses_rows_and_percentages(
+    text: str, rows: int, total: int, allowed: bool
+) -> None:
+    assert import_data.DeleteLimit.parse(text).allows(rows, total=total) is allowed
+
+
+@pytest.mark.parametrize("text", ["", "ten", "-1", "101%", "5 %%"])
+def test_delete_limit_refuses_nonsense(alias: str, text: str) -> None:
+    run(CatalogCommand(catalog_rows(3)), alias)
+    with pytest.raises(CommandError, match="--max-delete must be a number of rows"):
+        run(
+            CatalogCommand(catalog_rows(1)), alias, "--delete", "--yes", max_delete=text
+        )
+    assert len(editions()) == 3
