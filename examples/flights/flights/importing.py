@@ -3,8 +3,6 @@
 - :func:`check_references`: the rules across tables (a flight's airports and
   airline must exist; its plane may be unknown);
 - :func:`model_frame`: a cleaned table as one column per model field;
-- :func:`without_existing`: the rows whose natural key is not in the database
-  yet, which is what makes a second import add nothing;
 - :func:`build_instances`: model objects from a model frame, quickly (for
   ``--objects``; by default the frames are written as they are);
 - :class:`TableReport` and :func:`report_lines`: the per-table report.
@@ -16,7 +14,6 @@ which for hundreds of thousands of model objects costs seconds.
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import polars as pl
 from django.db.models import Model
@@ -31,15 +28,15 @@ MODELS: dict[str, type[Model]] = {
     data.WEATHER: Weather,
     data.FLIGHTS: Flight,
 }
-TABLE_OF: dict[type[Model], str] = {model: name for name, model in MODELS.items()}
 
-#: The fields that identify a row of each model in the data (its natural key).
+#: The fields that identify a row of each model in the data (its natural
+#: key); the database enforces each as unique, so the import can sync.
 NATURAL_KEYS: dict[type[Model], tuple[str, ...]] = {
     Airline: ("carrier",),
     Airport: ("faa",),
     Plane: ("tailnum",),
-    Weather: ("airport_id", "time_hour"),
-    Flight: ("date", "carrier_id", "number", "origin_id", "sched_dep_time"),
+    Weather: ("airport", "time_hour"),
+    Flight: ("date", "carrier", "number", "origin", "sched_dep_time"),
 }
 
 
@@ -58,10 +55,14 @@ class TableReport:
     repaired: dict[str, int] = field(default_factory=dict)
     #: Remarks on rows that were kept as they are, ``{remark: rows}``.
     notes: dict[str, int] = field(default_factory=dict)
-    #: Rows kept whose natural key was in the database already: not written.
-    already_there: int = 0
     created: int = 0
-    #: Seconds spent on this table, per step (read, clean, build, write).
+    #: Rows whose natural key was saved already and whose other fields changed.
+    updated: int = 0
+    #: Rows saved already and equal to the data: no write at all.
+    unchanged: int = 0
+    #: With ``--delete``: rows deleted, cascades from other tables included.
+    deleted: int = 0
+    #: Seconds spent on this table, per step (read, clean, build).
     seconds: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -79,13 +80,12 @@ class TableReport:
         self.seconds[step] = self.seconds.get(step, 0.0) + seconds
 
 
-class Bulks(dict[type[Model], Any]):
-    """``{model: objects, frame or count}``, shown as a summary for cheap logging."""
+class Bulks(dict[type[Model], list[Model] | pl.DataFrame]):
+    """``{model: objects or frame}``, shown as a summary for cheap logging."""
 
     def __repr__(self) -> str:
         sizes = ", ".join(
-            f"{model.__name__} {bulk if isinstance(bulk, int) else len(bulk)}"
-            for model, bulk in self.items()
+            f"{model.__name__} {len(bulk)}" for model, bulk in self.items()
         )
         return f"<Bulks {sizes or 'empty'}>"
 
@@ -211,19 +211,6 @@ def model_frame(
     )
 
 
-def without_existing(
-    model: type[Model], frame: pl.DataFrame, existing_keys: Iterable[tuple[Any, ...]]
-) -> pl.DataFrame:
-    """The rows of ``frame`` whose natural key is not among ``existing_keys``."""
-    key = list(NATURAL_KEYS[model])
-    existing = pl.DataFrame(
-        list(existing_keys), schema=frame.select(key).schema, orient="row"
-    )
-    if existing.is_empty():
-        return frame
-    return frame.join(existing, on=key, how="anti")
-
-
 def build_instances[M: Model](model: type[M], frame: pl.DataFrame) -> list[M]:
     """Unsaved ``model`` objects, one per row of a :func:`model_frame`.
 
@@ -255,41 +242,44 @@ def report_lines(
     commit_seconds: float,
     check_seconds: float,
     database: str,
-    constraint_seconds: float = 0.0,
+    plan_seconds: float = 0.0,
+    write_seconds: float = 0.0,
     dry_run: bool = False,
 ) -> list[str]:
     """The per-table report: counts, reasons, repairs and speed.
 
-    A table's seconds are those of its reading, cleaning, building and
-    writing; the check of all objects before the first write is one step
-    for all tables, the database's foreign key check comes after the last
-    table is written, and the commit after that: they count in the total
-    only.
+    A table's seconds are those of its reading, cleaning and building; the
+    check of all frames, the planning of the sync (which reads the saved
+    rows' keys and values) and the writing (with the database's foreign key
+    check) are one step each for all tables, and the commit comes after
+    that: they count in the total only.
     """
     tables = list(tables)
     header = (
         f"{'table':<9}{'read':>9}{'kept':>9}{'dropped':>9}{'created':>9}"
-        f"{'already there':>15}{'seconds':>9}{'rows/s':>9}"
+        f"{'updated':>9}{'unchanged':>11}{'deleted':>9}{'seconds':>9}{'rows/s':>9}"
     )
     lines = ["Per table", "  " + header]
     for t in tables:
         lines.append(
             f"  {t.name:<9}{t.read:>9,}{t.kept:>9,}{t.dropped_rows:>9,}"
-            f"{t.created:>9,}{t.already_there:>15,}{t.total_seconds:>9.2f}"
-            f"{_rate(t.kept, t.total_seconds):>9}"
+            f"{t.created:>9,}{t.updated:>9,}{t.unchanged:>11,}{t.deleted:>9,}"
+            f"{t.total_seconds:>9.2f}{_rate(t.kept, t.total_seconds):>9}"
         )
     read = sum(t.read for t in tables)
     lines.append(
         f"  {'total':<9}{read:>9,}{sum(t.kept for t in tables):>9,}"
         f"{sum(t.dropped_rows for t in tables):>9,}"
         f"{sum(t.created for t in tables):>9,}"
-        f"{sum(t.already_there for t in tables):>15,}{seconds:>9.2f}"
+        f"{sum(t.updated for t in tables):>9,}"
+        f"{sum(t.unchanged for t in tables):>11,}"
+        f"{sum(t.deleted for t in tables):>9,}{seconds:>9.2f}"
         f"{_rate(read, seconds):>9}"
     )
     lines.append(
-        f"  (the total includes {check_seconds:.2f} s of checking all objects "
-        f"and frames, {constraint_seconds:.2f} s of foreign key checks and "
-        f"{commit_seconds:.2f} s of commit)"
+        f"  (the total includes {check_seconds:.2f} s of checking all frames, "
+        f"{plan_seconds:.2f} s of planning the sync, {write_seconds:.2f} s of "
+        f"writing with the foreign key check and {commit_seconds:.2f} s of commit)"
     )
     details = []
     for t in tables:

@@ -21,15 +21,27 @@ from django.core.management.base import CommandError
 from django.db.models import Model, Value
 from django.db.models.functions import Upper
 
-from tests.testapp.management.commands import import_library
+from tests.testapp.management.commands import import_catalog, import_library
 from tests.testapp.management.commands.import_library import LibraryCleaningDF
 from tests.testapp.management.commands.import_tags import Command as TagsCommand
 from tests.testapp.management.commands.import_users import ImportUsersCommand
-from tests.testapp.models import Author, Book, Loan, Place, Restaurant, Review, Tag
+from tests.testapp.models import (
+    Author,
+    Book,
+    Edition,
+    EditionCopy,
+    Loan,
+    Place,
+    Publisher,
+    Restaurant,
+    Review,
+    Tag,
+)
 from winidjango.src.commands import import_data
 from winidjango.src.commands._checks import check_bulks
 from winidjango.src.commands._progress import ChunkProgress
 from winidjango.src.commands.import_data import ImportDataBaseCommand, ImportReport
+from winidjango.src.db import imports
 from winidjango.src.db.bulk import bulk_create_bulks_in_steps
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -175,7 +187,7 @@ def test_bulk_create_gets_batch_size_threads_database_and_progress(
         calls.append({"step": step, **kwargs})
         return real(bulks, step, **kwargs)
 
-    monkeypatch.setattr(import_data, "bulk_create_bulks_in_steps", spy)
+    monkeypatch.setattr(imports, "bulk_create_bulks_in_steps", spy)
     run(ImportUsersCommand(), alias, "--batch_size=1", "--threads=3")
     assert len(calls) == 1
     assert (calls[0]["step"], calls[0]["threads"], calls[0]["using"]) == (1, 3, alias)
@@ -236,7 +248,7 @@ def test_delete_with_yes_removes_rows_not_in_the_data(
     alias: str, stale_library: dict[str, Any]
 ) -> None:
     command = LibraryCommand()
-    out, _ = run(command, alias, "--delete", "--yes")
+    out, _ = run(command, alias, "--delete", "--yes", "--force")
     assert names(Author) == ["Ann", "Bob"]
     assert names(Book) == ["First", "Second", "Third"]
     assert Review.objects.count() == 0
@@ -254,30 +266,48 @@ def test_delete_with_yes_removes_rows_not_in_the_data(
     assert "deleted: " in out
 
 
-def test_delete_without_yes_off_a_terminal_keeps_the_rows(
+def test_delete_without_yes_off_a_terminal_fails_and_writes_nothing(
     alias: str, stale_library: dict[str, Any]
 ) -> None:
     command = LibraryCommand()
-    out, err = run(command, alias, "--delete", stdin=io.StringIO("y\n"))
-    # The import itself happened; only the destructive step was skipped.
-    assert names(Author) == ["Ann", "Bob", "Old"]
-    assert names(Book) == ["Dropped", "First", "Gone", "Second", "Third"]
+    err = io.StringIO()
+    with pytest.raises(CommandError, match=r"^Deletion not confirmed: nothing was"):
+        run(command, alias, "--delete", "--force", stdin=io.StringIO("y\n"), stderr=err)
+    # Nothing at all: a scheduled job fails loudly and can be rerun with --yes.
+    assert names(Author) == ["Ann", "Old"]
+    assert names(Book) == ["Dropped", "First", "Gone"]
     assert command.report.deletion_skipped
     assert command.report.deleted == {}
-    assert "Not confirmed: Delete 4 rows" in err
-    assert "pass --yes" in err
-    assert "Deletion skipped: nothing was deleted." in out
-    assert "deletion skipped: not confirmed" in out
+    assert "Not confirmed: Delete 3 rows" in err.getvalue()
+    assert "pass --yes" in err.getvalue()
 
 
-@pytest.mark.parametrize(("answer", "deleted"), [("y\n", True), ("n\n", False)])
-def test_delete_on_a_terminal_asks(
-    alias: str, stale_library: dict[str, Any], answer: str, deleted: bool
+def test_delete_on_a_terminal_asks_and_yes_deletes(
+    alias: str, stale_library: dict[str, Any]
 ) -> None:
-    out, _ = run(LibraryCommand(), alias, "--delete", stdin=Terminal(answer))
-    assert "Delete 4 rows (" in out
+    out, _ = run(LibraryCommand(), alias, "--delete", "--force", stdin=Terminal("y\n"))
+    assert "Delete 3 rows (" in out
     assert "[y/N]" in out
-    assert Author.objects.filter(name="Old").exists() is not deleted
+    assert not Author.objects.filter(name="Old").exists()
+    assert names(Author) == ["Ann", "Bob"]
+
+
+def test_delete_on_a_terminal_answered_no_fails_and_writes_nothing(
+    alias: str, stale_library: dict[str, Any]
+) -> None:
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="Deletion not confirmed"):
+        run(
+            LibraryCommand(),
+            alias,
+            "--delete",
+            "--force",
+            stdin=Terminal("n\n"),
+            stdout=out,
+        )
+    assert "Delete 3 rows (" in out.getvalue()
+    assert names(Author) == ["Ann", "Old"]
+    assert names(Book) == ["Dropped", "First", "Gone"]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -285,7 +315,7 @@ def test_delete_in_a_dry_run_counts_but_keeps_everything(
     alias: str, stale_library: dict[str, Any]
 ) -> None:
     command = LibraryCommand()
-    out, _ = run(command, alias, "--delete", "--yes", "--dry_run")
+    out, _ = run(command, alias, "--delete", "--yes", "--force", "--dry_run")
     assert names(Author) == ["Ann", "Old"]
     assert Book.objects.count() == 3
     assert command.report.deleted["testapp.Review"] == 1
@@ -334,8 +364,8 @@ def test_delete_refused_by_restrict_writes_nothing(
 ) -> None:
     Loan.objects.create(book=stale_library["gone"], borrower="Zoe")
     with pytest.raises(CommandError, match=r"testapp\.\w+ rows cannot be deleted"):
-        run(LibraryCommand(), alias, "--delete", "--yes")
-    # Bob, Second and Third were created before the preview; rolled back too.
+        run(LibraryCommand(), alias, "--delete", "--yes", "--force")
+    # Bob, Second and Third are not written: the preview comes first.
     assert names(Author) == ["Ann", "Old"]
     assert names(Book) == ["Dropped", "First", "Gone"]
 
@@ -459,7 +489,7 @@ def test_delete_skips_models_without_stale_rows(alias: str) -> None:
     run(LibraryCommand(), alias)
     Book.objects.create(title="Extra", author=Author.objects.get(name="Bob"))
     command = LibraryCommand()
-    run(command, alias, "--delete", "--yes")
+    run(command, alias, "--delete", "--yes", "--max-delete", "1")
     assert command.report.deleted == {"testapp.Book": 1}
     assert names(Book) == ["First", "Second", "Third"]
 
@@ -526,3 +556,310 @@ def test_check_bulks_accepts_unsaved_base_model_objects() -> None:
     from winidjango.src.commands._checks import check_bulks
 
     check_bulks({Article: [Article(title="timestamps are set on save")]})
+
+
+# -- sync: keys, updates, the deletion guard ------------------------------------------
+
+
+class CatalogCommand(import_catalog.Command):
+    """The catalog sync, with its source (and objects or frames) per instance."""
+
+    def __init__(self, rows: Sequence[tuple[Any, ...]], *, as_objects: bool = False):
+        super().__init__()
+        self.source = import_catalog.catalog_frame(rows)
+        self.as_objects = as_objects
+
+
+class LegacyCatalogCommand(import_catalog.CatalogImport):
+    """The same import through the deprecated hook only: create and delete."""
+
+    def __init__(self, rows: Sequence[tuple[Any, ...]], *, as_objects: bool = False):
+        super().__init__()
+        self.source = import_catalog.catalog_frame(rows)
+        self.as_objects = as_objects
+
+    def get_delete_match_fields(self) -> Mapping[type[Model], Sequence[str]]:
+        return {Publisher: ["code"], Edition: ["isbn"]}
+
+
+def catalog_rows(count: int, *, publishers: int = 2) -> list[tuple[Any, ...]]:
+    return [
+        (f"P{i % publishers}", f"Publisher {i % publishers}", f"isbn{i:04}", f"T{i}", i)
+        for i in range(1, count + 1)
+    ]
+
+
+def editions() -> dict[str, tuple[Any, ...]]:
+    return {
+        isbn: (publisher, title, pages)
+        for isbn, publisher, title, pages in Edition.objects.values_list(
+            "isbn", "publisher_id", "title", "pages"
+        )
+    }
+
+
+def stamps() -> dict[str, Any]:
+    return dict(Edition.objects.values_list("isbn", "updated_at"))
+
+
+@pytest.fixture(params=[False, True], ids=["frames", "objects"])
+def as_objects(request: pytest.FixtureRequest) -> bool:
+    return bool(request.param)
+
+
+def test_match_fields_refuse_a_key_the_database_does_not_enforce(alias: str) -> None:
+    class NotUnique(CatalogCommand):
+        def get_match_fields(self) -> Mapping[type[Model], Sequence[str]]:
+            return {Publisher: ["code"], Edition: ["title"]}
+
+    with pytest.raises(CommandError, match="title"):
+        run(NotUnique(catalog_rows(3)), alias)
+    assert Edition.objects.count() == 0
+
+
+def test_deprecated_hook_warns_and_keeps_its_meaning(alias: str) -> None:
+    rows = catalog_rows(4)
+    with pytest.warns(DeprecationWarning, match=r"name the key fields in get_match"):
+        run(LegacyCatalogCommand(rows), alias)
+    changed = [(*row[:4], 999) for row in rows]
+    again = LegacyCatalogCommand(changed)
+    with pytest.warns(DeprecationWarning, match="get_delete_match_fields"):
+        run(again, alias)
+    # Create only: the saved rows are left as they are.
+    assert {pages for _, _, pages in editions().values()} == {1, 2, 3, 4}
+    assert again.report.already_saved == {"testapp.Publisher": 2, "testapp.Edition": 4}
+
+
+@pytest.mark.parametrize("hook", ["new", "deprecated"])
+def test_rows_dropped_by_the_cleaning_are_never_deleted(alias: str, hook: str) -> None:
+    command_cls = CatalogCommand if hook == "new" else LegacyCatalogCommand
+    rows = catalog_rows(40)
+    run(command_cls(rows), alias)
+    # isbn0003 lost its title and isbn0005 its pages: broken, but in the
+    # source; isbn0007 is gone from the source.
+    broken = [(*row[:3], None, row[4]) if row[2] == "isbn0003" else row for row in rows]
+    broken = [(*row[:4], None) if row[2] == "isbn0005" else row for row in broken]
+    broken = [row for row in broken if row[2] != "isbn0007"]
+    command = command_cls(broken)
+    run(command, alias, "--delete", "--yes")
+    assert set(editions()) == {row[2] for row in rows} - {"isbn0007"}
+    assert command.report.deleted == {"testapp.Edition": 1}
+    assert command.report.rows_kept == 37
+
+
+@pytest.mark.parametrize("hook", ["new", "deprecated"])
+def test_guard_refuses_a_mass_delete_and_writes_nothing(alias: str, hook: str) -> None:
+    command_cls = CatalogCommand if hook == "new" else LegacyCatalogCommand
+    run(command_cls(catalog_rows(20)), alias)
+    before = editions()
+    # Half the rows gone, one new row, one changed row.
+    rows = [*catalog_rows(10), ("P0", "Publisher 0", "isbn9999", "New", 1)]
+    rows[0] = (*rows[0][:4], 500)
+    command = command_cls(rows)
+    with pytest.raises(CommandError) as raised:
+        run(command, alias, "--delete", "--yes")
+    message = str(raised.value)
+    assert "testapp.Edition: 10 of 20 rows (50.0%)" in message
+    assert "more than --max-delete 10%" in message
+    assert "Nothing was written" in message
+    assert "--force" in message
+    assert command.report.deletion_refused
+    assert editions() == before
+
+    with pytest.raises(CommandError, match=r"10 of 20 rows .* --max-delete 9\b"):
+        run(command_cls(rows), alias, "--delete", "--yes", "--max-delete", "9")
+    assert editions() == before
+    assert not Edition.objects.filter(isbn="isbn9999").exists()
+
+
+@pytest.mark.parametrize("limit", ["--force", "--max-delete=50%", "--max-delete=10"])
+def test_force_or_a_higher_limit_allows_the_delete(alias: str, limit: str) -> None:
+    run(CatalogCommand(catalog_rows(20)), alias)
+    command = CatalogCommand(catalog_rows(10))
+    run(command, alias, "--delete", "--yes", limit)
+    assert sorted(editions()) == [f"isbn{i:04}" for i in range(1, 11)]
+    assert command.report.deleted == {"testapp.Edition": 10}
+
+
+def test_an_empty_import_never_deletes_without_force(alias: str) -> None:
+    run(CatalogCommand(catalog_rows(5)), alias)
+    with pytest.raises(CommandError, match=r"the import yields no testapp\.Edition"):
+        run(CatalogCommand([]), alias, "--delete", "--yes", "--max-delete=100%")
+    assert len(editions()) == 5
+    run(CatalogCommand([]), alias, "--delete", "--yes", "--force")
+    assert editions() == {}
+    assert Publisher.objects.count() == 0
+
+
+def test_reimport_updates_exactly_the_changed_rows(
+    alias: str, as_objects: bool
+) -> None:
+    rows = catalog_rows(40)
+    first = CatalogCommand(rows, as_objects=as_objects)
+    run(first, alias)
+    assert first.report.created == {"testapp.Publisher": 2, "testapp.Edition": 40}
+    before, stamped = editions(), stamps()
+    # 5% of the editions change: one title, one page count.
+    changed = list(rows)
+    changed[4] = (*rows[4][:3], "New title", rows[4][4])
+    changed[9] = (*rows[9][:4], 1000)
+
+    command = CatalogCommand(changed, as_objects=as_objects)
+    out, _ = run(command, alias, verbosity=2)  # -v 2 also prints the plan
+
+    report = command.report
+    assert report.created == {"testapp.Publisher": 0, "testapp.Edition": 0}
+    assert report.updated == {"testapp.Publisher": 0, "testapp.Edition": 2}
+    assert report.unchanged == {"testapp.Publisher": 2, "testapp.Edition": 38}
+    assert report.field_changes == {"testapp.Edition": {"title": 1, "pages": 1}}
+    after = editions()
+    assert after[rows[4][2]] == ("P1", "New title", 5)
+    assert after[rows[9][2]] == ("P0", "T10", 1000)
+    assert {k: v for k, v in after.items() if k not in {"isbn0005", "isbn0010"}} == {
+        k: v for k, v in before.items() if k not in {"isbn0005", "isbn0010"}
+    }
+    # Unchanged rows got no UPDATE: their auto_now stamp is the old one.
+    new_stamps = stamps()
+    assert {k for k in stamped if new_stamps[k] != stamped[k]} == {
+        "isbn0005",
+        "isbn0010",
+    }
+    assert "updated: testapp.Publisher 0, testapp.Edition 2" in out
+    assert "unchanged: testapp.Publisher 2, testapp.Edition 38" in out
+    assert "changed fields of testapp.Edition: title 1, pages 1" in out
+    assert "title, e.g. 'isbn0005': 'T5' -> 'New title'" in out
+
+
+def test_reimport_with_delete_deletes_what_left_the_source(
+    alias: str, as_objects: bool
+) -> None:
+    rows = catalog_rows(40)
+    run(CatalogCommand(rows), alias)
+    EditionCopy.objects.create(edition=Edition.objects.get(isbn="isbn0002"), shelf="A")
+    gone = {"isbn0002", "isbn0003"}
+    kept = [row for row in rows if row[2] not in gone]
+    command = CatalogCommand([*kept, ("P9", "Publisher 9", "isbn0100", "X", 3)])
+    command.as_objects = as_objects
+    out, _ = run(command, alias, "--delete", "--yes")
+
+    assert set(editions()) == {row[2] for row in kept} | {"isbn0100"}
+    assert command.report.created == {"testapp.Publisher": 1, "testapp.Edition": 1}
+    assert command.report.deleted == {"testapp.Edition": 2, "testapp.EditionCopy": 1}
+    assert EditionCopy.objects.count() == 0
+    # The preview names the rows, not only counts them.
+    assert "to delete, e.g.: 'isbn0002', 'isbn0003'" in out
+    assert "testapp.EditionCopy 1" in out
+
+
+def test_not_confirmed_sync_fails_and_writes_nothing(alias: str) -> None:
+    rows = catalog_rows(40)
+    run(CatalogCommand(rows), alias)
+    before, stamped = editions(), stamps()
+    changed = [(*row[:4], 7) if row[2] == "isbn0001" else row for row in rows[1:]]
+    changed.append(("P0", "Publisher 0", "isbn0200", "New", 1))
+    err = io.StringIO()
+    with pytest.raises(CommandError, match="creates and updates included"):
+        run(CatalogCommand(changed), alias, "--delete", stdin=io.StringIO(), stderr=err)
+    assert "Not confirmed: Delete 1 row (testapp.Edition 1)?" in err.getvalue()
+    assert editions() == before
+    assert stamps() == stamped
+
+
+def test_dry_run_prints_the_plan_and_writes_nothing(alias: str) -> None:
+    rows = catalog_rows(40)
+    run(CatalogCommand(rows), alias)
+    before, stamped = editions(), stamps()
+    changed = [(*row[:4], 7) if row[2] == "isbn0004" else row for row in rows[1:]]
+    command = CatalogCommand(changed)
+    out, _ = run(command, alias, "--delete", "--dry_run")
+
+    assert editions() == before
+    assert stamps() == stamped
+    assert "Plan (dry run: nothing will be written)" in out
+    assert "testapp.Edition: create 0, update 1, unchanged 38, delete 1" in out
+    assert "pages, e.g. 'isbn0004': 4 -> 7" in out
+    assert "to delete, e.g.: 'isbn0001'" in out
+    assert "would delete: testapp.Edition 1" in out
+    assert "no rows written" in out
+    assert command.report.updated == {"testapp.Publisher": 0, "testapp.Edition": 1}
+
+
+def test_saved_objects_changed_in_the_build_are_synced(alias: str) -> None:
+    run(CatalogCommand(catalog_rows(3)), alias)
+
+    class EditSaved(CatalogCommand):
+        def get_bulks_by_model(
+            self, df: pl.DataFrame
+        ) -> Mapping[type[Model], list[Model] | pl.DataFrame]:
+            saved: list[Model] = list(Edition.objects.order_by("isbn"))
+            saved[0].pages = 99  # type: ignore[attr-defined]
+            return {Publisher: list(Publisher.objects.all()), Edition: saved}
+
+    command = EditSaved(catalog_rows(3))
+    run(command, alias)
+    assert editions()["isbn0001"] == ("P1", "T1", 99)
+    assert command.report.updated["testapp.Edition"] == 1
+    assert command.report.unchanged["testapp.Edition"] == 2
+
+
+def test_without_keys_saved_objects_are_reported_not_dropped_silently(
+    alias: str,
+) -> None:
+    ann = Author.objects.create(name="Ann")
+
+    class NoKeys(_WrongReturns):
+        pass
+
+    ann.birth_year = 1900
+    command = NoKeys(bulks={Author: [ann, Author(name="Bob")]})
+    out, _ = run(command, alias)
+    assert "1 row given as saved objects were left as they are" in out
+    assert Author.objects.get(name="Ann").birth_year is None
+
+
+def test_a_change_between_plan_and_apply_fails_with_nothing_written(
+    alias: str,
+) -> None:
+    rows = catalog_rows(40)
+    run(CatalogCommand(rows), alias)
+
+    class Meddling(CatalogCommand):
+        def confirm(self, question: str) -> bool:
+            # Another writer changes a row the plan updates, after planning.
+            Edition.objects.filter(isbn="isbn0002").update(pages=555)
+            return True
+
+    changed = [(*row[:4], 9) if row[2] == "isbn0002" else row for row in rows[1:]]
+    with pytest.raises(CommandError, match="changed while the import was planned"):
+        run(Meddling(changed), alias, "--delete", "--yes")
+    # The command's transaction rolled back the meddling write too; the
+    # deletion of isbn0001 and the update were not made.
+    assert editions()["isbn0002"] == ("P0", "T2", 2)
+    assert "isbn0001" in editions()
+
+
+@pytest.mark.parametrize(
+    ("text", "rows", "total", "allowed"),
+    [
+        ("10%", 10, 100, True),
+        ("10%", 11, 100, False),
+        ("0", 1, 100, False),
+        ("500", 500, 10, True),
+        ("2.5%", 1, 40, True),
+        ("2.5%", 2, 40, False),
+    ],
+)
+def test_delete_limit_parses_rows_and_percentages(
+    text: str, rows: int, total: int, allowed: bool
+) -> None:
+    assert import_data.DeleteLimit.parse(text).allows(rows, total=total) is allowed
+
+
+@pytest.mark.parametrize("text", ["", "ten", "-1", "101%", "5 %%"])
+def test_delete_limit_refuses_nonsense(alias: str, text: str) -> None:
+    run(CatalogCommand(catalog_rows(3)), alias)
+    with pytest.raises(CommandError, match="--max-delete must be a number of rows"):
+        run(
+            CatalogCommand(catalog_rows(1)), alias, "--delete", "--yes", max_delete=text
+        )
+    assert len(editions()) == 3

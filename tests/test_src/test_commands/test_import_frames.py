@@ -15,9 +15,9 @@ from django.db import connections
 
 from tests.testapp.management.commands import import_places
 from tests.testapp.models import City, Country
-from winidjango.src.commands import import_data
 from winidjango.src.commands._progress import ChunkProgress
 from winidjango.src.commands.import_data import ImportDataBaseCommand
+from winidjango.src.db import imports
 from winidjango.src.db.bulk import bulk_create_from_frame
 
 
@@ -137,7 +137,7 @@ def test_new_rows_among_saved_ones_are_added(alias: str) -> None:
 def test_delete_matches_frame_rows(alias: str) -> None:
     Country.objects.create(code="IT", name="Italy")
     command = PlacesCommand()
-    out = run(command, alias, "--delete", "--yes")
+    out = run(command, alias, "--delete", "--yes", "--force")
     assert sorted(Country.objects.values_list("code", flat=True)) == ["DE", "FR"]
     assert command.report.deleted == {"testapp.Country": 1}
     assert "testapp.Country 1" in out
@@ -149,7 +149,7 @@ def test_delete_needs_the_match_columns_in_the_frame(
     monkeypatch.setattr(
         import_places.Command, "get_delete_match_fields", lambda self: {City: ["id"]}
     )
-    with pytest.raises(CommandError, match="no column for match field 'id'"):
+    with pytest.raises(CommandError, match="no column for key field 'id'"):
         run(PlacesCommand(), alias, "--delete", "--yes")
 
 
@@ -162,7 +162,7 @@ def test_loader_gets_batch_size_threads_database_and_progress(
         calls.append({"model": model, "step": step, **kwargs})
         return bulk_create_from_frame(model, df, step, **kwargs)
 
-    monkeypatch.setattr(import_data, "bulk_create_from_frame", spy)
+    monkeypatch.setattr(imports, "bulk_create_from_frame", spy)
     run(PlacesCommand(), alias, "--batch_size=2", "--threads=1")
     assert [call["model"] for call in calls] == [Country, City]
     assert {(c["step"], c["threads"], c["using"]) for c in calls} == {(2, 1, alias)}

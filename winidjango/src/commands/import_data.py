@@ -1,4 +1,4 @@
-"""A management command template for imports: read, clean, build, load.
+"""A management command template for imports: read, clean, build, sync.
 
 :class:`ImportDataBaseCommand` runs an import as fixed steps, each one a
 method a subclass can override, three of which it must write:
@@ -13,28 +13,35 @@ method a subclass can override, three of which it must write:
    no object is built);
 4. ``check``: the objects and frames are checked for values the database
    would refuse;
-5. ``write``: :meth:`~ImportDataBaseCommand.import_to_db` bulk-creates them in
-   foreign-key order (frames with ``bulk_create_from_frame``);
-6. ``delete`` (with ``--delete``): rows that are not in the imported data are
-   previewed, confirmed and deleted.
+5. ``write``: with keys (:meth:`~ImportDataBaseCommand.get_match_fields`),
+   the data is synced: a plan says what to create, update, leave and
+   (``--delete``) delete; the plan is printed, the deletion guard and the
+   confirmation decide, then the plan is applied. Without keys, the rows
+   are created (:meth:`~ImportDataBaseCommand.import_to_db`).
+
+The engine (foreign-key-ordered writes, key matching, deferred constraint
+checks) is in :mod:`winidjango.src.db.imports` and :mod:`winidjango.src.db.sync`,
+callable without a command.
 
 All steps run inside the base command's transaction: bad data found at any
 step writes nothing, and ``--dry-run`` and ``--timeout`` roll back the whole
-import. A deletion that is not confirmed is skipped; the import is kept.
+import. A deletion that is refused (the guard) or not confirmed stops the
+command with an error before anything is written.
 """
 
 import time
+import warnings
 from abc import abstractmethod
-from argparse import ArgumentParser
+from argparse import ArgumentParser, ArgumentTypeError
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, TextIO
 
 import polars as pl
-from django.core.exceptions import FieldDoesNotExist
 from django.core.management.base import CommandError
-from django.db import DataError, IntegrityError, connections, router
-from django.db.models import Model, ProtectedError, RestrictedError
+from django.db import DataError, IntegrityError, router
+from django.db.models import Model, ProtectedError, Q, RestrictedError
 from winiutils.core.data.dataframe.cleaning import CleaningDF
 
 from winidjango.src.commands._checks import (
@@ -46,17 +53,27 @@ from winidjango.src.commands._progress import ChunkProgress, StepProgress
 from winidjango.src.commands._report import ImportReport
 from winidjango.src.commands.base.base import ABCBaseCommand, hook_errors
 from winidjango.src.db.bulk import (
-    bulk_create_bulks_in_steps,
-    bulk_create_from_frame,
     bulk_delete_in_steps,
     check_frame,
-    get_differences_between_bulks,
     simulate_bulk_deletion,
 )
-from winidjango.src.db.fields import AnyField
+from winidjango.src.db.exceptions import StalePlanError
+from winidjango.src.db.imports import (
+    check_deferred_constraints,
+    find_missing_rows,
+    key_fields,
+    key_frame,
+    without_saved_rows,
+    write_bulks,
+)
 from winidjango.src.db.models import topological_sort_models
+from winidjango.src.db.sync import SyncPlan, plan_sync_bulks
 
-__all__ = ["ImportDataBaseCommand", "ImportReport"]
+__all__ = ["DeleteLimit", "ImportDataBaseCommand", "ImportReport"]
+
+#: Sample keys shown per model in a deletion preview.
+SAMPLE_KEYS = 5
+_LOAD_CHUNK = 1000
 
 
 def _label(model: type[Model]) -> str:
@@ -65,6 +82,10 @@ def _label(model: type[Model]) -> str:
 
 def _counts_text(counts: Mapping[str, int]) -> str:
     return ", ".join(f"{label} {count}" for label, count in counts.items())
+
+
+def _rows(count: int) -> str:
+    return f"{count} row" if count == 1 else f"{count} rows"
 
 
 type _Bulk = list[Model] | pl.DataFrame
@@ -89,22 +110,97 @@ class _Bulks(dict[type[Model], _Bulk]):
     __str__ = __repr__
 
 
+@dataclass(frozen=True)
+class DeleteLimit:
+    """The most rows ``--delete`` may remove per model without ``--force``.
+
+    Either a number of rows (``--max-delete 500``) or a share of the model's
+    rows in the delete scope, counted before the run (``--max-delete 10%``,
+    the default).
+
+    Examples:
+        >>> DeleteLimit.parse("10%").allows(10, total=100)
+        True
+        >>> DeleteLimit.parse("10%").allows(11, total=100)
+        False
+        >>> DeleteLimit.parse("500").allows(501, total=10_000)
+        False
+    """
+
+    rows: int | None = None
+    percent: float | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> "DeleteLimit":
+        """Read ``N`` or ``P%``; raise ``ArgumentTypeError`` for anything else."""
+        value = str(text).strip()
+        try:
+            if value.endswith("%"):
+                percent = float(value[:-1])
+                if not 0 <= percent <= 100:
+                    raise ValueError(value)
+                return cls(percent=percent)
+            rows = int(value)
+            if rows < 0:
+                raise ValueError(value)
+            return cls(rows=rows)
+        except ValueError:
+            message = (
+                "must be a number of rows (e.g. 500) or a percentage of the "
+                f"model's rows (e.g. 10%), got {text!r}"
+            )
+            raise ArgumentTypeError(message) from None
+
+    def allows(self, rows: int, *, total: int) -> bool:
+        """Whether deleting ``rows`` of ``total`` rows stays within the limit."""
+        if self.rows is not None:
+            return rows <= self.rows
+        percent = self.percent if self.percent is not None else 0.0
+        return rows * 100 <= percent * total
+
+    def __str__(self) -> str:
+        """The limit as the option is written."""
+        if self.rows is not None:
+            return str(self.rows)
+        return f"{self.percent:g}%"
+
+
+def _delete_limit(text: str) -> DeleteLimit:
+    return DeleteLimit.parse(text)
+
+
+@dataclass
+class _Deletion:
+    """What ``--delete`` would remove from one model, for the guard.
+
+    ``rows`` of the model itself (cascades are shown, not counted), of
+    ``total`` rows in the delete scope before the run; ``imported`` rows of
+    the model are in the imported data.
+    """
+
+    model: type[Model]
+    rows: int
+    total: int
+    imported: int
+
+
 class ImportDataBaseCommand(ABCBaseCommand):
-    """Import data into the database: read, clean, build objects or frames, write.
+    """Import data into the database: read, clean, build objects or frames, sync.
 
     Write three methods: :meth:`handle_import` (read the raw data),
     :meth:`get_cleaning_df_cls` (the cleaning rules) and
     :meth:`get_bulks_by_model` (rows to model objects, or to one polars
     frame per model). The rest comes with the class: objects and frames are
-    checked, created in foreign-key order with ``bulk_create_bulks_in_steps``
-    or ``bulk_create_from_frame`` (``--batch_size`` rows per query,
+    checked, written in foreign-key order (``--batch_size`` rows per query,
     ``--threads`` threads, a progress bar on a terminal's stderr), a report
     is printed and kept as :attr:`report`, and the whole run is one
     transaction, so bad data writes nothing.
 
-    ``--delete`` also removes the rows of the imported models that are not in
-    the imported data, matched on the fields :meth:`get_delete_match_fields`
-    names; a preview with cascades is printed and :meth:`confirm` decides.
+    Name each model's key fields in :meth:`get_match_fields` and the import
+    becomes a sync: new rows are created, changed rows updated, unchanged
+    rows left untouched, and with ``--delete`` rows whose key is no longer
+    in the source are deleted, after a preview, a guard against mass
+    deletions (``--max-delete``, ``--force``) and :meth:`confirm`.
 
     Examples:
         >>> class Command(ImportDataBaseCommand):
@@ -119,11 +215,14 @@ class ImportDataBaseCommand(ABCBaseCommand):
         ...     ) -> dict[type[Model], Iterable[Model]]:
         ...         rows = df.iter_rows(named=True)
         ...         return {Author: [Author(name=row["name"]) for row in rows]}
+        ...
+        ...     def get_match_fields(self) -> dict[type[Model], list[str]]:
+        ...         return {Author: ["name"]}  # Author.name is unique
     """
 
     help = (
         "Import data: read it, clean it, build model objects or frames and "
-        "bulk-create them."
+        "write them (a sync when the command names key fields)."
     )
     # The whole import is one transaction: bad data found at any step, a
     # timeout or an interrupt writes nothing.
@@ -140,6 +239,27 @@ class ImportDataBaseCommand(ABCBaseCommand):
         self.report = ImportReport()
 
     # -- the hooks a subclass writes ----------------------------------------
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        """Add the common options, ``--max-delete``, then the subclass's own.
+
+        Examples:
+            >>> call_command(command, delete=True, max_delete="5%")  # doctest: +SKIP
+        """
+        parser.add_argument(
+            "--max-delete",
+            "--max_delete",
+            dest="max_delete",
+            type=_delete_limit,
+            default=DeleteLimit(percent=10.0),
+            metavar="N|P%",
+            help=(
+                "With --delete: refuse (unless --force) to delete more than N "
+                "rows, or P%% of a model's rows, of any model (default 10%%). "
+                "Cascaded rows are shown but not counted."
+            ),
+        )
+        super().add_arguments(parser)
 
     def add_command_arguments(self, parser: ArgumentParser) -> None:
         """Add nothing: an import needs no arguments beyond the common ones.
@@ -178,18 +298,23 @@ class ImportDataBaseCommand(ABCBaseCommand):
     def get_bulks_by_model(
         self, df: pl.DataFrame
     ) -> Mapping[type[Model], Iterable[Model] | pl.DataFrame]:
-        """Turn the cleaned rows into unsaved model objects, or frames, per model.
+        """Turn the cleaned rows into model objects, or frames, per model.
 
         Objects may point to unsaved objects of another model in the mapping;
-        the parents are created first and the children get their ids. Objects
-        that are already saved are left as they are.
+        the parents are written first and the children get their ids.
+
+        With keys (:meth:`get_match_fields`), an object may also be one
+        loaded from the database and changed here: it is compared with its
+        row like any other and its changes are written. Without keys, only
+        unsaved objects are written; saved ones are left as they are (the
+        report counts them as "already saved, left as is" and warns when
+        there are any).
 
         A model may instead get a polars ``DataFrame`` with one column per
         field (named by field name or ``attname``; a foreign key holds the
-        related row's key). Its rows are written by
-        ``bulk_create_from_frame`` without building any object, several
-        times faster for large tables; they are checked as that function
-        says, before anything is written.
+        related row's key). No object is built for its rows, several times
+        faster for large tables; they are checked as ``check_frame`` says,
+        before anything is written.
 
         Examples:
             >>> def get_bulks_by_model(self, df):
@@ -200,25 +325,62 @@ class ImportDataBaseCommand(ABCBaseCommand):
             ...     return {Country: df.select("code", "name")}
         """
 
+    def get_match_fields(self) -> Mapping[type[Model], Sequence[str]]:
+        """Name, per model, the fields that identify a row (its key).
+
+        With keys, the import is a sync (see :mod:`winidjango.src.db.sync`):
+        a row whose key is not in the database is created, a row whose other
+        fields differ is updated, and an unchanged row gets no write at all
+        (its ``auto_now`` fields keep their values). The database must
+        enforce each key as unique (a unique field, unique constraint or
+        ``unique_together``). Every model the import builds needs a key.
+
+        With ``--delete``, rows of these models whose key is absent from the
+        *source* are deleted; a row that the cleaning dropped was in the
+        source (only broken), so its database row stays. By default no model
+        has a key: rows are only created, and ``--delete`` is refused.
+
+        Examples:
+            >>> def get_match_fields(self):
+            ...     return {Publisher: ["code"], Edition: ["isbn"]}
+        """
+        return {}
+
     def get_delete_match_fields(self) -> Mapping[type[Model], Sequence[str]]:
-        """Name, per model, the fields that identify a row, for ``--delete``.
+        """Deprecated: name the key fields in :meth:`get_match_fields` instead.
 
-        With ``--delete``, a row of a listed model whose values in these
-        fields match no imported object is deleted (after a preview and
-        :meth:`confirm`). A foreign key matches by the related id. Only the
-        models listed here are cleaned up; by default none are, and
-        ``--delete`` is refused.
-
-        For a model given as a frame, the same fields also recognise the rows
-        already in the database: those rows are left out of the write and
-        counted as already saved, so that running an import twice adds
-        nothing (a frame cannot carry saved objects the way a list can).
+        Kept so that existing commands keep working, with their old meaning
+        and a ``DeprecationWarning``: rows are created and never updated
+        (for a frame, rows whose fields match a saved row are left out);
+        ``--delete`` removes rows whose fields match no source row. These
+        fields need not be unique. :meth:`get_match_fields` takes precedence
+        when a command overrides both.
 
         Examples:
             >>> def get_delete_match_fields(self):
             ...     return {Author: ["name"], Book: ["title", "author"]}
         """
         return {}
+
+    def get_source_keys(
+        self, df: pl.DataFrame
+    ) -> Mapping[type[Model], Iterable[Model] | pl.DataFrame]:
+        """The source's rows per model, with none dropped, for ``--delete``.
+
+        A row that the cleaning dropped (a blank required value, a bad date,
+        a duplicate) was still in the source: ``--delete`` must not remove
+        its database row. By default this runs :meth:`get_bulks_by_model`
+        on :meth:`source_rows` (the raw rows renamed, typed and converted as
+        the cleaning does, before any row is dropped); only the key fields
+        of the result are used. Override it when the build cannot take such
+        rows, or when rules outside the cleaning class drop rows.
+
+        Examples:
+            >>> def get_source_keys(self, df):
+            ...     rows = self.source_rows(df)
+            ...     return {Author: rows.select(pl.col("author_name").alias("name"))}
+        """
+        return self.get_bulks_by_model(self.source_rows(df))
 
     # -- the steps ----------------------------------------------------------
 
@@ -229,10 +391,14 @@ class ImportDataBaseCommand(ABCBaseCommand):
             >>> call_command(ImportUsersCommand(), dry_run=True)  # doctest: +SKIP
         """
         self.report = ImportReport(dry_run=self.dry_run)
-        self._full_frames: dict[type[Model], pl.DataFrame] = {}
-        if self.delete:
-            with hook_errors("delete", "get_delete_match_fields"):
-                self._check_delete_match_fields()
+        with hook_errors("keys", "get_match_fields"):
+            keys, syncing = self._keys()
+        if self.delete and not keys:
+            message = (
+                f"--delete needs {type(self).__name__}.get_match_fields() "
+                "to name, per model, the fields that identify a row"
+            )
+            raise CommandError(message)
         with self._step("read", "handle_import") as step:
             raw = self._read()
             step.rows = raw.height
@@ -242,21 +408,22 @@ class ImportDataBaseCommand(ABCBaseCommand):
         with self._step("build", "get_bulks_by_model", total=cleaned.height) as step:
             bulks = self._build(cleaned)
             step.rows = cleaned.height
+            self._check_key_models(bulks, keys, syncing=syncing)
         objects = sum(len(bulk) for bulk in bulks.values())
         with self._step("check", total=objects) as step:
             self._check(bulks)
-            self._check_delete_models(bulks)
             step.rows = objects
-        for model in bulks:
-            self.include_in_transaction(self._alias_for(model))
-        with self._step("write", "import_to_db") as step:
-            self._write(bulks)
-            step.rows = sum(self.report.created.values())
+        source: dict[type[Model], pl.DataFrame] = {}
         if self.delete:
-            with self._step("delete", "delete_stale_rows") as step:
-                # Frames compare in full: rows already saved are imported too.
-                self.delete_stale_rows({**bulks, **self._full_frames})
-                step.rows = sum(self.report.deleted.values())
+            with self._step("source keys"):
+                source = self._source_keys(raw, keys)
+        del raw
+        for model in bulks:
+            self.include_in_transaction(self.database_for(model))
+        if syncing:
+            self._sync(bulks, keys, source)
+        else:
+            self._create(bulks, keys, source)
         # The progress lines end here, above the report.
         self.progress_display.close()
         for line in self.report.lines():
@@ -282,16 +449,49 @@ class ImportDataBaseCommand(ABCBaseCommand):
             message = f"{cleaning_cls.__name__} refused the data: {error}"
             raise CommandError(message) from error
 
+    def source_rows(
+        self, df: pl.DataFrame, *, cleaning_cls: type[CleaningDF] | None = None
+    ) -> pl.DataFrame:
+        """The raw rows as the cleaning sees them just before it drops any.
+
+        Columns are renamed, cast to the cleaning class's types, nulls are
+        filled and the column converters run, exactly as in
+        :meth:`clean_data`; rows with missing required values, duplicates
+        and the final checks are left to the real cleaning. ``CleaningDF``
+        drops rows only after these steps, so a source row's key here is the
+        key it had in the source, broken row or not.
+
+        ``cleaning_cls`` defaults to :meth:`get_cleaning_df_cls`'s class.
+
+        Examples:
+            >>> command.source_rows(pl.DataFrame({"user_name": [" Ann ", None]}))
+            shape: (2, ...) ... "Ann" ... null
+        """
+        if cleaning_cls is None:
+            cleaning_cls = self.get_cleaning_df_cls()
+        typed_cls = type(
+            f"{cleaning_cls.__name__}SourceRows",
+            (cleaning_cls,),
+            {"clean": _fill_and_convert, "__module__": __name__},
+        )
+        try:
+            return typed_cls(df).df  # type: ignore[no-any-return]
+        except (KeyError, TypeError, ValueError, pl.exceptions.PolarsError) as error:
+            message = f"{cleaning_cls.__name__} refused the data: {error}"
+            raise CommandError(message) from error
+
     def import_to_db(
         self, bulks: Mapping[type[Model], Iterable[Model] | pl.DataFrame]
     ) -> dict[type[Model], list[Model] | int]:
         """Create the rows in foreign-key order; return what was created per model.
 
-        Objects go through ``bulk_create_bulks_in_steps`` and frames through
-        ``bulk_create_from_frame``, with ``--batch_size``, ``--threads`` and
-        ``--database``, and a progress bar per model. Returns the new objects
-        of a model given as objects, and the number of rows written for a
-        model given as a frame.
+        Calls :func:`~winidjango.src.db.imports.write_bulks` with
+        ``--batch_size``, ``--threads`` and ``--database`` and a progress bar
+        per model: objects go through ``bulk_create_bulks_in_steps`` and
+        frames through ``bulk_create_from_frame``. Returns the new objects of
+        a model given as objects, and the number of rows written for a model
+        given as a frame. Used when the import has no keys; with keys the
+        sync plan writes.
 
         Examples:
             >>> created = command.import_to_db({Author: [Author(name="Ann")]})
@@ -313,83 +513,394 @@ class ImportDataBaseCommand(ABCBaseCommand):
             for model, bulk in given.items()
         }
         progress = self._progress(pending, verb="creating")
-        created: dict[type[Model], list[Model] | int] = {}
         try:
-            objects_only = {
-                model: bulk
-                for model, bulk in given.items()
-                if not isinstance(bulk, pl.DataFrame)
+            return write_bulks(
+                given,
+                using=self.database,
+                step=self.batch_size,
+                threads=self.threads,
+                progress=progress,
+                check_constraints=False,
+            )
+        finally:
+            progress.close()
+
+    # -- with keys: the sync ----------------------------------------------------
+
+    def _sync(
+        self,
+        bulks: _Bulks,
+        keys: Mapping[type[Model], Sequence[str]],
+        source: Mapping[type[Model], pl.DataFrame],
+    ) -> None:
+        delete: dict[type[Model], Any] = {}
+        if self.delete:
+            delete = {
+                model: self._delete_scope(model, bulks[model], keys[model], frame)
+                for model, frame in source.items()
             }
-            if len(objects_only) == len(given):
-                objects = bulk_create_bulks_in_steps(
-                    objects_only,
-                    self.batch_size,
+        with self._step("plan"):
+            try:
+                plan = plan_sync_bulks(
+                    dict(bulks),
+                    keys={model: list(keys[model]) for model in bulks},
+                    delete=delete if delete else False,
                     using=self.database,
+                    step=self.batch_size,
+                )
+            except (TypeError, ValueError) as error:
+                message = f"The data could not be synced: {error}"
+                raise CommandError(message) from error
+        plans = plan.plans
+        self._show_plan(plans)
+        deletions = [
+            _Deletion(
+                model=model,
+                rows=plans[model].to_delete,
+                total=self._count_in_scope(model, delete.get(model)),
+                imported=len(bulks[model]),
+            )
+            for model in plans
+            if self.delete and plans[model].to_delete
+        ]
+        for model, model_plan in plans.items():
+            blockers = model_plan.blockers
+            if self.delete and blockers:
+                message = (
+                    f"The {_label(model)} rows to delete cannot be deleted: "
+                    f"{_blockers_text(blockers)}. Nothing was written."
+                )
+                raise CommandError(message)
+        self._guard(deletions)
+        self._record_plan(plans)
+        if self.dry_run:
+            return
+        self._confirm_deletion(deletions)
+        with self._step("write"):
+            try:
+                results = plan.apply()
+                check_deferred_constraints(list(bulks), using=self.database)
+            except (IntegrityError, DataError) as error:
+                raise _database_refusal(error) from error
+            except StalePlanError as error:
+                message = (
+                    f"The database changed while the import was planned: {error}. "
+                    "Nothing was written; run the import again."
+                )
+                raise CommandError(message) from error
+        for model, result in results.items():
+            label = _label(model)
+            self.report.created[label] = result.created
+            self.report.updated[label] = result.updated
+            self.report.unchanged[label] = result.unchanged
+        for result in results.values():
+            for label, count in result.deleted_by_model.items():
+                if count:
+                    self.report.deleted[label] = (
+                        self.report.deleted.get(label, 0) + count
+                    )
+
+    def _delete_scope(
+        self,
+        model: type[Model],
+        bulk: _Bulk,
+        key: Sequence[str],
+        source: pl.DataFrame,
+    ) -> Any:
+        """All rows, except those the cleaning dropped from the source."""
+        alias = self.database_for(model)
+        try:
+            not_imported = find_missing_rows(model, bulk, key=key, using=alias)
+            not_in_source = set(find_missing_rows(model, source, key=key, using=alias))
+        except ValueError as error:
+            message = f"--delete: {error}"
+            raise CommandError(message) from error
+        kept = [pk for pk in not_imported if pk not in not_in_source]
+        self.report.kept_broken[_label(model)] = len(kept)
+        return ~Q(pk__in=kept) if kept else True
+
+    def _count_in_scope(self, model: type[Model], scope: Any) -> int:
+        rows = model._default_manager.using(self.database_for(model))
+        if isinstance(scope, Q):
+            return int(rows.filter(scope).count())
+        return int(rows.count())
+
+    def _show_plan(self, plans: Mapping[type[Model], SyncPlan]) -> None:
+        # Shown when it decides something (a deletion) or is all there is
+        # (a dry run); otherwise the report's counts say it, and -v 2 shows it.
+        level = 1 if self.dry_run or self.delete else 2
+
+        def say(text: str) -> None:
+            self.say(text, level=level)
+
+        title = "Plan (dry run: nothing will be written)" if self.dry_run else "Plan"
+        say(title)
+        for model, model_plan in plans.items():
+            say(
+                f"  {_label(model)}: create {model_plan.to_create}, update "
+                f"{model_plan.to_update}, unchanged {model_plan.unchanged}, "
+                f"delete {model_plan.to_delete if self.delete else 0}"
+            )
+            changes = {f: n for f, n in model_plan.field_changes.items() if n}
+            if changes:
+                say(f"    changes per field: {_counts_text(changes)}")
+            for line in _sample_lines(model_plan):
+                say(f"    {line}")
+            if self.delete and model_plan.to_delete:
+                samples = list(model_plan.delete_samples)
+                if samples:
+                    shown = ", ".join(map(_key_text, samples[:SAMPLE_KEYS]))
+                    say(f"    to delete, e.g.: {shown}")
+                cascade = dict(model_plan.cascade)
+                if cascade:
+                    say(
+                        f"    deleting them removes (cascades included): "
+                        f"{_counts_text(cascade)}"
+                    )
+
+    def _record_plan(self, plans: Mapping[type[Model], SyncPlan]) -> None:
+        for model, model_plan in plans.items():
+            label = _label(model)
+            self.report.created[label] = model_plan.to_create
+            self.report.updated[label] = model_plan.to_update
+            self.report.unchanged[label] = model_plan.unchanged
+            changes = {f: n for f, n in model_plan.field_changes.items() if n}
+            if changes:
+                self.report.field_changes[label] = changes
+            if self.delete and model_plan.to_delete:
+                self.report.to_delete[label] = model_plan.to_delete
+
+    # -- without keys (or with the deprecated hook): create only -----------------
+
+    def _create(
+        self,
+        bulks: _Bulks,
+        keys: Mapping[type[Model], Sequence[str]],
+        source: Mapping[type[Model], pl.DataFrame],
+    ) -> None:
+        given = _Bulks()
+        for model, bulk in bulks.items():
+            if isinstance(bulk, pl.DataFrame) and model in keys:
+                try:
+                    given[model] = without_saved_rows(
+                        model, bulk, key=keys[model], using=self.database_for(model)
+                    )
+                except ValueError as error:
+                    message = f"Matching the saved rows failed: {error}"
+                    raise CommandError(message) from error
+            else:
+                given[model] = bulk
+        # Counted now: the write marks the objects it creates as saved.
+        saved_objects = sum(
+            1
+            for bulk in bulks.values()
+            if not isinstance(bulk, pl.DataFrame)
+            for obj in bulk
+            if not obj._state.adding
+        )
+        stale: dict[type[Model], list[Any]] = {}
+        if self.delete:
+            with self._step("plan"):
+                stale = self._stale_rows(source, keys)
+                deletions = self._preview_deletion(bulks, keys, stale)
+            self._guard(deletions)
+            if not self.dry_run:
+                self._confirm_deletion(deletions)
+        with self._step("write", "import_to_db"):
+            try:
+                created = self.import_to_db(given)
+                check_deferred_constraints(list(given), using=self.database)
+            except (IntegrityError, DataError) as error:
+                raise _database_refusal(error) from error
+            except (TypeError, ValueError) as error:
+                kind = type(error).__name__
+                message = f"The objects could not be written: {kind}: {error}"
+                raise CommandError(message) from error
+        # The created dict is in dependency order, the order to report in.
+        for model in dict.fromkeys([*created, *bulks]):
+            label = _label(model)
+            done = created.get(model, 0)
+            self.report.created[label] = done if isinstance(done, int) else len(done)
+            self.report.already_saved[label] = (
+                len(bulks[model]) - self.report.created[label]
+            )
+        if saved_objects:
+            self.say(
+                self.style.WARNING(
+                    f"{_rows(saved_objects)} given as saved objects were left as "
+                    "they are: without get_match_fields() an import only creates "
+                    "rows, so a change made to a saved object is not written."
+                )
+            )
+        if stale:
+            with self._step("delete"):
+                self.report.deleted = self._delete(stale)
+
+    def _stale_rows(
+        self,
+        source: Mapping[type[Model], pl.DataFrame],
+        keys: Mapping[type[Model], Sequence[str]],
+    ) -> dict[type[Model], list[Any]]:
+        stale = {}
+        for model, frame in source.items():
+            try:
+                stale[model] = find_missing_rows(
+                    model, frame, key=keys[model], using=self.database_for(model)
+                )
+            except ValueError as error:
+                message = f"--delete: {error}"
+                raise CommandError(message) from error
+        return stale
+
+    def _preview_deletion(
+        self,
+        bulks: _Bulks,
+        keys: Mapping[type[Model], Sequence[str]],
+        stale: Mapping[type[Model], list[Any]],
+    ) -> list[_Deletion]:
+        # A row can be stale itself and also cascade from a stale parent;
+        # counting primary keys per model counts it once.
+        doomed: dict[str, set[Any]] = {}
+        deletions = []
+        samples: dict[type[Model], list[tuple[Any, ...]]] = {}
+        for model, pks in stale.items():
+            if not pks:
+                continue
+            alias = self.database_for(model)
+            rows = self._load(model, pks)
+            try:
+                preview = simulate_bulk_deletion(model, rows, using=alias)
+            except (ProtectedError, RestrictedError) as error:
+                reason = error.args[0]
+                message = (
+                    f"The stale {_label(model)} rows cannot be deleted: {reason}. "
+                    "Nothing was written."
+                )
+                raise CommandError(message) from error
+            for doomed_model, objs in preview.items():
+                doomed.setdefault(_label(doomed_model), set()).update(
+                    o.pk for o in objs
+                )
+            attnames = [
+                getattr(field, "attname", field.name)
+                for field in key_fields(model, keys[model])
+            ]
+            samples[model] = [
+                tuple(getattr(row, name) for name in attnames)
+                for row in rows[:SAMPLE_KEYS]
+            ]
+            deletions.append(
+                _Deletion(
+                    model=model,
+                    rows=len(pks),
+                    total=model._default_manager.using(alias).count(),
+                    imported=len(bulks[model]),
+                )
+            )
+        preview_counts = {label: len(pks) for label, pks in doomed.items() if pks}
+        if not preview_counts:
+            self.say("Nothing to delete: every row is in the imported data.")
+            return []
+        self.say(
+            "To delete (not in the imported data; cascades included): "
+            + _counts_text(preview_counts)
+        )
+        for model, keys_shown in samples.items():
+            shown = ", ".join(map(_key_text, keys_shown))
+            self.say(f"  {_label(model)}, e.g.: {shown}")
+        self.report.to_delete = preview_counts
+        return deletions
+
+    def _load(self, model: type[Model], pks: Sequence[Any]) -> list[Model]:
+        rows: list[Model] = []
+        manager = model._default_manager.using(self.database_for(model))
+        for start in range(0, len(pks), _LOAD_CHUNK):
+            chunk = pks[start : start + _LOAD_CHUNK]
+            rows += manager.filter(pk__in=chunk).order_by("pk")
+        return rows
+
+    def _delete(self, stale: Mapping[type[Model], list[Any]]) -> dict[str, int]:
+        # Children before parents: a parent's cascade then never reaches a
+        # child row that was already deleted as stale itself.
+        order = list(reversed(topological_sort_models(stale)))
+        progress = self._progress({m: len(stale[m]) for m in order}, verb="deleting")
+        deleted: dict[str, int] = {}
+        try:
+            for model in order:
+                if not stale[model]:
+                    continue
+                _, counts = bulk_delete_in_steps(
+                    model,
+                    self._load(model, stale[model]),
+                    self.batch_size,
+                    using=self.database_for(model),
                     threads=self.threads,
                     progress=progress,
                 )
-                created.update(objects)
-                return created
-            # Frames and objects mixed: model by model, parents first, all in
-            # the command's transaction.
-            for model in topological_sort_models(given):
-                bulk = given[model]
-                if isinstance(bulk, pl.DataFrame):
-                    created[model] = bulk_create_from_frame(
-                        model,
-                        bulk,
-                        self.batch_size,
-                        using=self.database,
-                        threads=self.threads,
-                        progress=progress,
-                    )
-                else:
-                    created.update(
-                        bulk_create_bulks_in_steps(
-                            {model: bulk},
-                            self.batch_size,
-                            using=self.database,
-                            threads=self.threads,
-                            progress=progress,
-                        )
-                    )
+                for label, count in counts.items():
+                    deleted[label] = deleted.get(label, 0) + count
         finally:
             progress.close()
-        return created
+        return deleted
 
-    def delete_stale_rows(
-        self, imported: Mapping[type[Model], Sequence[Model] | pl.DataFrame]
-    ) -> None:
-        """Delete the rows that the imported data no longer contains, if confirmed.
+    # -- the guard and the confirmation -----------------------------------------
 
-        For every model of :meth:`get_delete_match_fields`, the rows in the
-        database are compared with the imported objects on the named fields;
-        rows without a match are stale. What deleting them would remove,
-        cascades included, is printed per model, then :meth:`confirm` asks.
-
-        Examples:
-            >>> command.delete_stale_rows({Author: [ann]})  # doctest: +SKIP
-            To delete (not in the imported data; cascades included): testapp.Author 1
-        """
-        stale = {
-            model: self._find_stale_rows(model, imported[model], names)
-            for model, names in self.get_delete_match_fields().items()
-        }
-        preview = self._preview_deletion(stale)
-        if not preview:
-            self.say("Nothing to delete: every row is in the imported data.")
+    def _guard(self, deletions: Sequence[_Deletion]) -> None:
+        """Refuse, before anything is written, a deletion that looks like a mistake."""
+        if self.force:
             return
-        self.say(
-            "To delete (not in the imported data; cascades included): "
-            + _counts_text(preview)
-        )
-        total = sum(preview.values())
-        rows = "row" if total == 1 else "rows"
-        if not self.confirm(f"Delete {total} {rows} ({_counts_text(preview)})?"):
+        limit: DeleteLimit = self._max_delete()
+        reasons = []
+        for deletion in deletions:
+            label = _label(deletion.model)
+            if deletion.imported == 0:
+                reasons.append(
+                    f"{label}: the import yields no {label} rows, so all "
+                    f"{deletion.rows} in the database would go (an empty or "
+                    "unreadable source?)"
+                )
+            elif not limit.allows(deletion.rows, total=deletion.total):
+                share = 100 * deletion.rows / deletion.total if deletion.total else 0
+                reasons.append(
+                    f"{label}: {deletion.rows} of {deletion.total} rows "
+                    f"({share:.1f}%) would be deleted, more than --max-delete "
+                    f"{limit}"
+                )
+        if reasons:
+            self.report.deletion_refused = True
+            message = (
+                "Refusing to delete: "
+                + "; ".join(reasons)
+                + ". Nothing was written. Check the source data; if the deletion "
+                "is intended, rerun with --force (or a higher --max-delete)."
+            )
+            raise CommandError(message)
+
+    def _confirm_deletion(self, deletions: Sequence[_Deletion]) -> None:
+        if not deletions:
+            return
+        counts = {_label(d.model): d.rows for d in deletions}
+        total = sum(counts.values())
+        question = f"Delete {_rows(total)} ({_counts_text(counts)})?"
+        if not self.confirm(question):
             self.report.deletion_skipped = True
-            self.say(self.style.WARNING("Deletion skipped: nothing was deleted."))
-            return
-        self.report.deleted = self._delete(stale)
+            message = (
+                "Deletion not confirmed: nothing was written (creates and updates "
+                "included). Rerun with --yes to confirm."
+            )
+            raise CommandError(message)
+
+    def _max_delete(self) -> DeleteLimit:
+        value = self.options.get("max_delete")
+        if value is None:
+            return DeleteLimit(percent=10.0)
+        if isinstance(value, DeleteLimit):
+            return value
+        try:
+            return DeleteLimit.parse(str(value))
+        except ArgumentTypeError as error:
+            message = f"--max-delete {error}"
+            raise CommandError(message) from None
 
     # -- helpers --------------------------------------------------------------
 
@@ -407,6 +918,65 @@ class ImportDataBaseCommand(ABCBaseCommand):
             yield step
         self.report.seconds[name] = time.perf_counter() - started
 
+    def _keys(self) -> tuple[dict[type[Model], list[str]], bool]:
+        """The key fields per model, and whether they come from the new hook."""
+        cls = type(self)
+        if _overrides(cls, "get_match_fields"):
+            hook, fields, syncing = "get_match_fields", self.get_match_fields(), True
+        elif _overrides(cls, "get_delete_match_fields"):
+            warnings.warn(
+                f"{cls.__name__}.get_delete_match_fields() is deprecated: name the "
+                "key fields in get_match_fields() to sync (create, update and "
+                "delete) instead of only creating",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            hook, fields, syncing = (
+                "get_delete_match_fields",
+                self.get_delete_match_fields(),
+                False,
+            )
+        else:
+            return {}, False
+        keys: dict[type[Model], list[str]] = {}
+        for model, names in fields.items():
+            if isinstance(names, str) or not names:
+                message = (
+                    f"{hook}() must give a non-empty list of field names for "
+                    f"{_label(model)}, not {names!r}"
+                )
+                raise CommandError(message)
+            try:
+                key_fields(model, names)
+            except ValueError as error:
+                message = f"{hook}(): {error}"
+                raise CommandError(message) from error
+            keys[model] = list(names)
+        return keys, syncing and bool(keys)
+
+    def _check_key_models(
+        self,
+        bulks: _Bulks,
+        keys: Mapping[type[Model], Sequence[str]],
+        *,
+        syncing: bool,
+    ) -> None:
+        hook = "get_match_fields" if syncing else "get_delete_match_fields"
+        missing = [_label(m) for m in keys if m not in bulks]
+        if missing and (self.delete or syncing):
+            # Comparing with no imported rows would make every row stale.
+            message = (
+                f"{hook}() names models the import does not build: {', '.join(missing)}"
+            )
+            raise CommandError(message)
+        keyless = [_label(m) for m in bulks if m not in keys]
+        if syncing and keyless:
+            message = (
+                f"get_match_fields() names no key for {', '.join(keyless)}: a "
+                "sync needs the key of every model the import builds"
+            )
+            raise CommandError(message)
+
     def _read(self) -> pl.DataFrame:
         df = self.handle_import()
         if not isinstance(df, pl.DataFrame):
@@ -420,52 +990,42 @@ class ImportDataBaseCommand(ABCBaseCommand):
 
     def _build(self, cleaned: pl.DataFrame) -> _Bulks:
         self.report.rows_kept = cleaned.height
-        given = self.get_bulks_by_model(cleaned)
+        return self._as_bulks(self.get_bulks_by_model(cleaned), "get_bulks_by_model")
+
+    def _as_bulks(self, given: Any, hook: str) -> _Bulks:
         if not isinstance(given, Mapping):
             message = (
-                f"{type(self).__name__}.get_bulks_by_model() must return a mapping "
+                f"{type(self).__name__}.{hook}() must return a mapping "
                 f"of model class to objects, not {type(given).__name__}"
             )
             raise CommandError(message)
         bulks = _Bulks()
         for model, objs in given.items():
             if not (isinstance(model, type) and issubclass(model, Model)):
-                message = (
-                    f"get_bulks_by_model() returned a key that is no model: {model!r}"
-                )
+                message = f"{hook}() returned a key that is no model: {model!r}"
                 raise CommandError(message)
-            if isinstance(objs, pl.DataFrame):
-                bulks[model] = self._without_saved_rows(model, objs)
-            else:
-                bulks[model] = list(objs)
+            bulks[model] = objs if isinstance(objs, pl.DataFrame) else list(objs)
         return bulks
 
-    def _without_saved_rows(self, model: type[Model], frame: pl.DataFrame) -> Any:
-        """The rows of ``frame`` not in the database yet, by the match fields.
-
-        Without match fields for ``model``, every row is new.
-        """
-        names = self.get_delete_match_fields().get(model)
-        if not names or isinstance(names, str):
-            return frame
-        fields = self._match_fields(model, names)
-        columns = [column for column, _ in self._match_columns(model, frame, fields)]
-        attnames = [getattr(field, "attname", field.name) for field in fields]
-        saved = model._default_manager.using(self._alias_for(model)).values_list(
-            *attnames
-        )
-        try:
-            keys = pl.DataFrame(
-                list(saved), schema=frame.select(columns).schema, orient="row"
-            )
-        except (TypeError, ValueError, pl.exceptions.PolarsError) as error:
+    def _source_keys(
+        self, raw: pl.DataFrame, keys: Mapping[type[Model], Sequence[str]]
+    ) -> dict[type[Model], pl.DataFrame]:
+        given = self._as_bulks(self.get_source_keys(raw), "get_source_keys")
+        missing = [_label(model) for model in keys if model not in given]
+        if missing:
             message = (
-                f"The {_label(model)} frame's columns {columns} cannot hold the "
-                f"saved rows' {', '.join(names)} values to compare: {error}"
+                f"get_source_keys() gives no rows for {', '.join(missing)}; "
+                "without them --delete would take every row for stale"
             )
+            raise CommandError(message)
+        try:
+            return {
+                model: key_frame(model, given[model], key).unique()
+                for model, key in keys.items()
+            }
+        except ValueError as error:
+            message = f"--delete: {error}"
             raise CommandError(message) from error
-        self._full_frames[model] = frame
-        return frame.join(keys, on=columns, how="anti", nulls_equal=True)
 
     def _check(self, bulks: _Bulks) -> None:
         """Check objects and frames alike before anything is written."""
@@ -475,13 +1035,21 @@ class ImportDataBaseCommand(ABCBaseCommand):
                 objects[model] = bulk
                 continue
             try:
-                check_frame(model, bulk, using=self._alias_for(model))
+                check_frame(model, bulk, using=self.database_for(model))
             except (TypeError, ValueError) as error:
                 message = f"The {_label(model)} frame was refused: {error}"
                 raise CommandError(message) from error
         check_bulks(objects)
 
-    def _alias_for(self, model: type[Model]) -> str:
+    def database_for(self, model: type[Model]) -> str:
+        """The database alias the import writes ``model``'s rows to.
+
+        ``--database`` if given, else the router's choice for writes.
+
+        Examples:
+            >>> command.database_for(Author)  # doctest: +SKIP
+            'default'
+        """
         return self.database or router.db_for_write(model)
 
     def _progress(
@@ -496,182 +1064,54 @@ class ImportDataBaseCommand(ABCBaseCommand):
             display=self.progress_display,
         )
 
-    def _write(self, bulks: _Bulks) -> None:
-        try:
-            created = self.import_to_db(bulks)
-            self._check_deferred_constraints(bulks)
-        except (IntegrityError, DataError) as error:
-            # The first line says what was refused; PostgreSQL's DETAIL line
-            # says which value (e.g. the key a foreign key did not find).
-            lines = str(error).strip().splitlines()
-            shown = " ".join(
-                line.strip()
-                for index, line in enumerate(lines)
-                if index == 0 or line.startswith("DETAIL")
-            )
-            kind = type(error).__name__
-            message = f"The database refused the data: {kind}: {shown}"
-            raise CommandError(message) from error
-        except (TypeError, ValueError) as error:
-            kind = type(error).__name__
-            message = f"The objects could not be written: {kind}: {error}"
-            raise CommandError(message) from error
-        # The created dict is in dependency order, the order to report in.
-        for model in dict.fromkeys([*created, *bulks]):
-            label = _label(model)
-            done = created.get(model, 0)
-            self.report.created[label] = done if isinstance(done, int) else len(done)
-            given = self._full_frames.get(model, bulks[model])
-            self.report.already_saved[label] = len(given) - self.report.created[label]
 
-    def _check_deferred_constraints(self, bulks: _Bulks) -> None:
-        """Check now the foreign keys the database would check at commit.
+def _overrides(cls: type[ImportDataBaseCommand], name: str) -> bool:
+    """Whether a subclass of ``ImportDataBaseCommand`` defines method ``name``."""
+    for klass in cls.__mro__:
+        if klass is ImportDataBaseCommand:
+            return False
+        if name in vars(klass):
+            return True
+    return False
 
-        PostgreSQL and SQLite (as Django creates their tables) check foreign
-        keys only when the transaction commits, where an error would escape
-        as a bare ``IntegrityError`` after the report. Checking here makes it
-        a ``CommandError`` naming the row, with everything rolled back, as
-        Django's ``loaddata`` does.
-        """
-        tables_by_alias: dict[str, list[str]] = {}
-        for model in bulks:
-            tables = tables_by_alias.setdefault(self._alias_for(model), [])
-            tables.append(model._meta.db_table)
-        for alias, tables in tables_by_alias.items():
-            connection = connections[alias]
-            if connection.features.can_defer_constraint_checks:
-                connection.check_constraints(table_names=tables)
 
-    def _match_fields(self, model: type[Model], names: Sequence[str]) -> list[AnyField]:
-        fields = []
-        for name in names:
-            try:
-                field = model._meta.get_field(name)
-            except FieldDoesNotExist:
-                message = (
-                    f"get_delete_match_fields(): {_label(model)} has no field {name!r}"
-                )
-                raise CommandError(message) from None
-            if not getattr(field, "concrete", False) or field.many_to_many:
-                message = (
-                    f"get_delete_match_fields(): {_label(model)}.{name} is not a "
-                    "column of the model's table and cannot identify a row"
-                )
-                raise CommandError(message)
-            fields.append(field)
-        return fields
+def _fill_and_convert(self: CleaningDF) -> None:
+    """``CleaningDF.clean`` up to the first step that drops rows."""
+    self.fill_nulls()
+    self.convert_cols()
 
-    def _check_delete_match_fields(self) -> None:
-        fields_by_model = self.get_delete_match_fields()
-        if not fields_by_model:
-            message = (
-                f"--delete needs {type(self).__name__}.get_delete_match_fields() "
-                "to name, per model, the fields that identify a row"
-            )
-            raise CommandError(message)
-        for model, names in fields_by_model.items():
-            if isinstance(names, str) or not names:
-                message = (
-                    "get_delete_match_fields() must give a non-empty list of field "
-                    f"names for {_label(model)}, not {names!r}"
-                )
-                raise CommandError(message)
-            self._match_fields(model, names)
 
-    def _check_delete_models(self, bulks: _Bulks) -> None:
-        if not self.delete:
-            return
-        missing = [_label(m) for m in self.get_delete_match_fields() if m not in bulks]
-        if missing:
-            # Comparing with no imported objects would make every row stale.
-            message = (
-                "--delete: get_delete_match_fields() names models the import does "
-                f"not build: {', '.join(missing)}"
-            )
-            raise CommandError(message)
+def _database_refusal(error: Exception) -> CommandError:
+    # The first line says what was refused; PostgreSQL's DETAIL line says
+    # which value (e.g. the key a foreign key did not find).
+    lines = str(error).strip().splitlines()
+    shown = " ".join(
+        line.strip()
+        for index, line in enumerate(lines)
+        if index == 0 or line.startswith("DETAIL")
+    )
+    kind = type(error).__name__
+    return CommandError(f"The database refused the data: {kind}: {shown}")
 
-    def _find_stale_rows(
-        self,
-        model: type[Model],
-        imported: Sequence[Model] | pl.DataFrame,
-        names: Sequence[str],
-    ) -> list[Model]:
-        fields = self._match_fields(model, names)
-        if isinstance(imported, pl.DataFrame):
-            imported = self._match_objects(model, imported, fields)
-        existing = model._default_manager.using(self._alias_for(model)).order_by("pk")
-        stale, _, _, _ = get_differences_between_bulks(list(existing), imported, fields)
-        return stale
 
-    def _match_objects(
-        self, model: type[Model], frame: pl.DataFrame, fields: Sequence[AnyField]
-    ) -> list[Model]:
-        """Objects holding only the match fields of a frame's rows, to compare."""
-        columns = self._match_columns(model, frame, fields)
-        rows = frame.select([column for column, _ in columns]).iter_rows()
-        attnames = [attname for _, attname in columns]
-        return [model(**dict(zip(attnames, row, strict=True))) for row in rows]
+def _blockers_text(blockers: Any) -> str:
+    if isinstance(blockers, Mapping):
+        return _counts_text({str(k): int(v) for k, v in blockers.items()})
+    return str(blockers)
 
-    def _match_columns(
-        self, model: type[Model], frame: pl.DataFrame, fields: Sequence[AnyField]
-    ) -> list[tuple[str, str]]:
-        """``(frame column, attname)`` per match field; refuse a missing one."""
-        columns = []
-        for field in fields:
-            attname = getattr(field, "attname", field.name)
-            found = [c for c in (field.name, attname) if c in frame.columns]
-            if not found:
-                message = (
-                    f"the {_label(model)} frame has no column for match field "
-                    f"{field.name!r}"
-                )
-                raise CommandError(message)
-            columns.append((found[0], attname))
-        return columns
 
-    def _preview_deletion(
-        self, stale: Mapping[type[Model], list[Model]]
-    ) -> dict[str, int]:
-        # A row can be stale itself and also cascade from a stale parent;
-        # counting primary keys per model counts it once.
-        doomed: dict[str, set[Any]] = {}
-        for model, rows in stale.items():
-            if not rows:
-                continue
-            try:
-                preview = simulate_bulk_deletion(
-                    model, rows, using=self._alias_for(model)
-                )
-            except (ProtectedError, RestrictedError) as error:
-                reason = error.args[0]
-                message = f"The stale {_label(model)} rows cannot be deleted: {reason}"
-                raise CommandError(message) from error
-            for doomed_model, objs in preview.items():
-                doomed.setdefault(_label(doomed_model), set()).update(
-                    o.pk for o in objs
-                )
-        return {label: len(pks) for label, pks in doomed.items() if pks}
+def _sample_lines(model_plan: SyncPlan) -> list[str]:
+    """Before and after values of a few rows per changed field."""
+    lines = []
+    for name, samples in model_plan.samples.items():
+        shown = "; ".join(
+            f"{_key_text(key)}: {before!r} -> {after!r}"
+            for key, before, after in samples[:3]
+        )
+        if shown:
+            lines.append(f"{name}, e.g. {shown}")
+    return lines
 
-    def _delete(self, stale: Mapping[type[Model], list[Model]]) -> dict[str, int]:
-        # Children before parents: a parent's cascade then never reaches a
-        # child row that was already deleted as stale itself.
-        order = list(reversed(topological_sort_models(stale)))
-        progress = self._progress({m: len(stale[m]) for m in order}, verb="deleting")
-        deleted: dict[str, int] = {}
-        try:
-            for model in order:
-                if not stale[model]:
-                    continue
-                _, counts = bulk_delete_in_steps(
-                    model,
-                    stale[model],
-                    self.batch_size,
-                    using=self._alias_for(model),
-                    threads=self.threads,
-                    progress=progress,
-                )
-                for label, count in counts.items():
-                    deleted[label] = deleted.get(label, 0) + count
-        finally:
-            progress.close()
-        return deleted
+
+def _key_text(key: tuple[Any, ...]) -> str:
+    return repr(key[0]) if len(key) == 1 else repr(key)

