@@ -161,6 +161,7 @@ def test_a_question_is_asked_above_the_progress_lines(alias: str) -> None:
     call_command(
         command,
         "--delete",
+        "--force",
         database=alias,
         stdout=out,
         stderr=stderr,

@@ -415,7 +415,7 @@ class ImportDataBaseCommand(ABCBaseCommand):
             step.rows = objects
         source: dict[type[Model], pl.DataFrame] = {}
         if self.delete:
-            with self._step("source keys"):
+            with self._step("source keys", "get_source_keys"):
                 source = self._source_keys(raw, keys)
         del raw
         for model in bulks:
@@ -576,7 +576,7 @@ class ImportDataBaseCommand(ABCBaseCommand):
         if self.dry_run:
             return
         self._confirm_deletion(deletions)
-        with self._step("write"):
+        with self._step("write") as step:
             try:
                 results = plan.apply()
                 check_deferred_constraints(list(bulks), using=self.database)
@@ -588,6 +588,7 @@ class ImportDataBaseCommand(ABCBaseCommand):
                     "Nothing was written; run the import again."
                 )
                 raise CommandError(message) from error
+            step.rows = sum(r.created + r.updated for r in results.values())
         for model, result in results.items():
             label = _label(model)
             self.report.created[label] = result.created
@@ -706,10 +707,14 @@ class ImportDataBaseCommand(ABCBaseCommand):
             self._guard(deletions)
             if not self.dry_run:
                 self._confirm_deletion(deletions)
-        with self._step("write", "import_to_db"):
+        with self._step("write", "import_to_db") as step:
             try:
                 created = self.import_to_db(given)
                 check_deferred_constraints(list(given), using=self.database)
+                step.rows = sum(
+                    done if isinstance(done, int) else len(done)
+                    for done in created.values()
+                )
             except (IntegrityError, DataError) as error:
                 raise _database_refusal(error) from error
             except (TypeError, ValueError) as error:
@@ -733,8 +738,9 @@ class ImportDataBaseCommand(ABCBaseCommand):
                 )
             )
         if stale:
-            with self._step("delete"):
+            with self._step("delete", total=sum(map(len, stale.values()))) as step:
                 self.report.deleted = self._delete(stale)
+                step.rows = sum(self.report.deleted.values())
 
     def _stale_rows(
         self,
