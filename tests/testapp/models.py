@@ -225,6 +225,8 @@ class CodeTarget(models.Model):
     """A target of a foreign key by a unique non-key column."""
 
     code = models.CharField(max_length=10, unique=True)
+
+
 class Publisher(models.Model):
     """A parent with a natural key, for the import command's sync."""
 
@@ -347,6 +349,8 @@ class Counter(models.Model):
 
     name = models.CharField(max_length=50)
     n = models.IntegerField(null=True)
+
+
 # --- Tables named like the aliases winidjango's SQL introduces ------------
 # The joined values of a bulk UPDATE get an alias ("v", or "v1", "v2", ...
 # when the table or a column already has that name); these tables take
@@ -370,6 +374,8 @@ class Shop(models.Model):
     name = models.CharField(max_length=50)
     visits = models.IntegerField(default=0)
     changed = models.DateTimeField(auto_now=True, null=True)
+
+
 class TableV1(models.Model):
     name = models.CharField(max_length=100)
 
@@ -384,6 +390,8 @@ class Bakery(Shop):
     """A multi-table child: ``name`` and ``visits`` live in Shop's table."""
 
     loaves = models.IntegerField(default=0)
+
+
 class Measure(models.Model):
     """The field kinds the frame path converts beyond Sample's, for exactness tests."""
 
@@ -396,6 +404,8 @@ class Measure(models.Model):
     doc = models.JSONField(null=True, encoder=DjangoJSONEncoder)
     address = models.GenericIPAddressField(null=True)
     precise = models.DecimalField(max_digits=30, decimal_places=10, null=True)
+
+
 class TableV2(models.Model):
     name = models.CharField(max_length=100)
     v = models.IntegerField(null=True, db_column="V")
@@ -405,6 +415,8 @@ class TableV2(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
 # -- rejects: a database-only check constraint --------------------------------
 
 
@@ -426,6 +438,8 @@ class Score(models.Model):
 
     def __str__(self) -> str:
         return self.label
+
+
 class SyncChild(models.Model):
     """Points to its parent by the parent's natural key (to_field)."""
 

@@ -62,8 +62,8 @@ class BuggyMatchFields(import_library.Command):
         return {Author: self.match_fields_from_settings}  # type: ignore[attr-defined]
 
 
-class BuggyDelete(import_library.Command):
-    def delete_stale_rows(self, imported: Any) -> None:
+class BuggySourceKeys(import_library.Command):
+    def get_source_keys(self, df: Any) -> Any:
         raise RuntimeError("the preview service is down")
 
 
@@ -112,13 +112,13 @@ def run(command: Any, alias: str, *args: str) -> None:
         (
             BuggyMatchFields,
             ("--delete", "--yes"),
-            r"^delete step: get_delete_match_fields\(\) failed: AttributeError: ",
+            r"^keys step: get_delete_match_fields\(\) failed: AttributeError: ",
             AttributeError,
         ),
         (
-            BuggyDelete,
+            BuggySourceKeys,
             ("--delete", "--yes"),
-            r"^delete step: delete_stale_rows\(\) failed: RuntimeError: "
+            r"^source keys step: get_source_keys\(\) failed: RuntimeError: "
             r"the preview service is down",
             RuntimeError,
         ),

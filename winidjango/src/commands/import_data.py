@@ -391,8 +391,7 @@ class ImportDataBaseCommand(ABCBaseCommand):
             >>> call_command(ImportUsersCommand(), dry_run=True)  # doctest: +SKIP
         """
         self.report = ImportReport(dry_run=self.dry_run)
-        with hook_errors("keys", "get_match_fields"):
-            keys, syncing = self._keys()
+        keys, syncing = self._keys()
         if self.delete and not keys:
             message = (
                 f"--delete needs {type(self).__name__}.get_match_fields() "
@@ -928,7 +927,9 @@ class ImportDataBaseCommand(ABCBaseCommand):
         """The key fields per model, and whether they come from the new hook."""
         cls = type(self)
         if _overrides(cls, "get_match_fields"):
-            hook, fields, syncing = "get_match_fields", self.get_match_fields(), True
+            with hook_errors("keys", "get_match_fields"):
+                fields = self.get_match_fields()
+            hook, syncing = "get_match_fields", True
         elif _overrides(cls, "get_delete_match_fields"):
             warnings.warn(
                 f"{cls.__name__}.get_delete_match_fields() is deprecated: name the "
@@ -937,11 +938,9 @@ class ImportDataBaseCommand(ABCBaseCommand):
                 DeprecationWarning,
                 stacklevel=2,
             )
-            hook, fields, syncing = (
-                "get_delete_match_fields",
-                self.get_delete_match_fields(),
-                False,
-            )
+            with hook_errors("keys", "get_delete_match_fields"):
+                fields = self.get_delete_match_fields()
+            hook, syncing = "get_delete_match_fields", False
         else:
             return {}, False
         keys: dict[type[Model], list[str]] = {}

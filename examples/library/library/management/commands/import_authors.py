@@ -69,9 +69,11 @@ class Command(ImportDataBaseCommand):
     def get_bulks_by_model(
         self, df: pl.DataFrame
     ) -> dict[type[Model], Iterable[Model]]:
-        saved = {author.name: author for author in Author.objects.using(self.database)}
         names = df.get_column(AuthorCleaningDF.NAME)
-        return {Author: [saved.get(name) or Author(name=name) for name in names]}
+        return {Author: [Author(name=name) for name in names]}
 
-    def get_delete_match_fields(self) -> Mapping[type[Model], Sequence[str]]:
+    def get_match_fields(self) -> Mapping[type[Model], Sequence[str]]:
+        # The key of a row: authors are matched by name (unique in the
+        # database), so a second run updates or leaves them instead of
+        # creating them again, and --delete knows which ones left the file.
         return {Author: ["name"]}

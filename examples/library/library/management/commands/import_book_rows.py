@@ -1,5 +1,4 @@
 from argparse import ArgumentParser
-from collections.abc import Mapping, Sequence
 
 import polars as pl
 from django.core.management.base import CommandError
@@ -9,6 +8,7 @@ from winiutils.core.data.dataframe.cleaning import CleaningDF
 from library.cleaning import BookCleaningDF
 from library.models import Author, Book
 from winidjango.src.commands.import_data import ImportDataBaseCommand
+from winidjango.src.db.imports import without_saved_rows
 
 
 class Command(ImportDataBaseCommand):
@@ -35,12 +35,11 @@ class Command(ImportDataBaseCommand):
         if unknown.height:
             names = ", ".join(sorted(set(unknown[BookCleaningDF.AUTHOR])))
             raise CommandError(f"Unknown authors (import them first): {names}")
-        # One column per field of Book: title, author_id, pages. The books
-        # already saved are left out by the command (see the match fields).
+        # One column per field of Book: title, author_id, pages; the books
+        # already saved (same title and author) are left out.
+        books = books.select(BookCleaningDF.TITLE, "author_id", BookCleaningDF.PAGES)
         return {
-            Book: books.select(BookCleaningDF.TITLE, "author_id", BookCleaningDF.PAGES)
+            Book: without_saved_rows(
+                Book, books, key=["title", "author"], using=self.database
+            )
         }
-
-    def get_delete_match_fields(self) -> Mapping[type[Model], Sequence[str]]:
-        # What identifies a book: used to leave out saved rows and by --delete.
-        return {Book: ["title", "author"]}
