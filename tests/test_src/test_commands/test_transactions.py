@@ -321,19 +321,24 @@ def test_dry_run_refuses_writes_from_worker_threads(alias: str) -> None:
     class Plain(ProbeCommand):
         atomic = False
 
-    with pytest.raises(Exception, match="Dry run: refusing") as error:
-        run(
-            Plain(),
-            "--no-include",
-            "--dry-run",
-            "--unatomic-bulk",
-            "--threads=2",
-            "--batch-size=1",
-            database=alias,
-            names="Ann,Bob,Cy,Di",
-        )
-    # The bulk layer reports the workers' refusals as failed chunks.
-    assert "0 chunk(s) committed" in str(error.value)
+    dry_run = (
+        "--no-include",
+        "--dry-run",
+        "--unatomic-bulk",
+        "--threads=2",
+        "--batch-size=1",
+    )
+    if alias == "mariadb":
+        # The MariaDB writer first reads the server's max_allowed_packet on
+        # the caller's connection; that statement opens the dry run's
+        # transaction, so the bulk call stays on the caller's connection
+        # (no workers) and the rollback undoes its rows.
+        run(Plain(), *dry_run, database=alias, names="Ann,Bob,Cy,Di")
+    else:
+        with pytest.raises(Exception, match="Dry run: refusing") as error:
+            run(Plain(), *dry_run, database=alias, names="Ann,Bob,Cy,Di")
+        # The bulk layer reports the workers' refusals as failed chunks.
+        assert "0 chunk(s) committed" in str(error.value)
     assert Author.objects.count() == 0
     # Outside a dry run the same call writes.
     run(
