@@ -72,7 +72,9 @@ def test_dropped_rows_are_named_with_their_rule() -> None:
     assert cleaned.df.columns == ["name", "city", "visits"]
     assert cleaned.dropped == [
         Dropped(2, "name", "null in name (get_drop_null_subsets)"),
-        Dropped(4, None, "a duplicate of row 1 on (name) (get_unique_subsets)"),
+        Dropped(
+            4, None, "duplicate on (name) (get_unique_subsets)", "a duplicate of row 1"
+        ),
         Dropped(6, "city", "null in city (get_no_null_cols)"),
     ]
     # What the source held, every row, after renaming and conversion.

@@ -30,7 +30,10 @@ class Dropped:
 
     row: int
     column: str | None
+    #: The rule, the same for every row it drops (counted in the report).
     rule: str
+    #: What is particular to this row (the row it duplicates), if anything.
+    detail: str = ""
 
 
 @dataclass
@@ -144,10 +147,10 @@ def _tracked(base: type[CleaningDF], *, drop_required_nulls: bool) -> type[Clean
                 nulls_equal=True,
             )
             how = "merged into" if adding else "a duplicate of"
-            names = ", ".join(subset)
+            rule = f"duplicate on ({', '.join(subset)}) (get_unique_subsets)"
             for row, kept_row in pairs.select(ROW_COLUMN, "kept").iter_rows():
-                rule = f"{how} row {kept_row} on ({names}) (get_unique_subsets)"
-                self.winidjango_dropped.append(Dropped(row, None, rule))
+                detail = f"{how} row {kept_row}"
+                self.winidjango_dropped.append(Dropped(row, None, rule, detail))
 
         def check_no_null_cols(self) -> None:
             required = list(base.get_no_null_cols())

@@ -47,6 +47,16 @@ class ImportReport:
     kept_broken: dict[str, int] = field(default_factory=dict)
     deletion_skipped: bool = False
     deletion_refused: bool = False
+    #: ``{rule: rows}`` the cleaning dropped (``get_drop_null_subsets``, ...).
+    dropped: dict[str, int] = field(default_factory=dict)
+    #: ``{label: {reason: rows}}`` set aside with ``--rejects``.
+    rejected: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: Where the rejected and dropped rows were written (``--rejects``).
+    rejects_file: str | None = None
+    #: Batches read (1 for a whole DataFrame) and, with ``--resume``,
+    #: batches skipped because an earlier run committed them.
+    batches: int = 0
+    batches_skipped: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -88,6 +98,19 @@ class ImportReport:
             )
         if self.deletion_skipped:
             lines.append("  deletion skipped: not confirmed")
+        if self.dropped:
+            lines.append(f"  dropped by the cleaning: {_counts(self.dropped)}")
+        for label, reasons in self.rejected.items():
+            lines.append(f"  rejected {label}: {_counts(reasons)}")
+        if self.rejects_file is not None:
+            lines.append(f"  rejected and dropped rows written to {self.rejects_file}")
+        if self.batches > 1 or self.batches_skipped:
+            skipped = (
+                f" ({self.batches_skipped} committed before, skipped)"
+                if self.batches_skipped
+                else ""
+            )
+            lines.append(f"  batches: {self.batches}{skipped}")
         timings = ", ".join(f"{step} {secs:.3f}" for step, secs in self.seconds.items())
         lines.append(f"  seconds: {timings or 'none'}")
         return lines

@@ -40,16 +40,26 @@ from typing import Any, TextIO
 
 import polars as pl
 from django.core.management.base import CommandError
-from django.db import DataError, IntegrityError, router
+from django.db import DEFAULT_DB_ALIAS, DataError, IntegrityError, router, transaction
 from django.db.models import Model, ProtectedError, Q, RestrictedError
 from winiutils.core.data.dataframe.cleaning import CleaningDF
 
+from winidjango.src.commands._batches import iter_batches
 from winidjango.src.commands._checks import (
     check_bulks,
     check_column_types,
     check_columns,
 )
+from winidjango.src.commands._cleaning import clean_tracked
+from winidjango.src.commands._options import positive_int
 from winidjango.src.commands._progress import ChunkProgress, StepProgress
+from winidjango.src.commands._rejects import (
+    RejectLimit,
+    RejectLog,
+    objects_without_refused,
+    reject_kind,
+    reject_limit,
+)
 from winidjango.src.commands._report import ImportReport
 from winidjango.src.commands.base.base import ABCBaseCommand, hook_errors
 from winidjango.src.db.bulk import (
@@ -61,12 +71,15 @@ from winidjango.src.db.exceptions import StalePlanError
 from winidjango.src.db.imports import (
     check_deferred_constraints,
     find_missing_rows,
+    frame_without_refused,
     key_fields,
     key_frame,
     without_saved_rows,
     write_bulks,
 )
+from winidjango.src.db.ledger import ImportLedger, LedgerMismatchError, fingerprint
 from winidjango.src.db.models import topological_sort_models
+from winidjango.src.db.rejects import Reject
 from winidjango.src.db.sync import SyncPlan, plan_sync_bulks
 
 __all__ = ["DeleteLimit", "ImportDataBaseCommand", "ImportReport"]
@@ -259,7 +272,82 @@ class ImportDataBaseCommand(ABCBaseCommand):
                 "Cascaded rows are shown but not counted."
             ),
         )
+        parser.add_argument(
+            "--rejects",
+            metavar="PATH",
+            help=(
+                "Set bad rows aside instead of stopping: rows the checks or the "
+                "database refuse, and rows the cleaning drops, are written to "
+                "this CSV file (row, model, column, reason, source values) and "
+                "every other row is imported."
+            ),
+        )
+        parser.add_argument(
+            "--max-rejects",
+            "--max_rejects",
+            dest="max_rejects",
+            type=reject_limit,
+            default=None,
+            metavar="N|P%",
+            help=(
+                "With --rejects: stop and write nothing when more than N rows, "
+                "or P%% of the rows read, are set aside."
+            ),
+        )
+        parser.add_argument(
+            "--commit-every",
+            "--commit_every",
+            dest="commit_every",
+            type=positive_int,
+            default=None,
+            metavar="N",
+            help=(
+                "Commit every batch of N rows in its own transaction, with a "
+                "ledger row, so that --resume can go on after a crash. Without "
+                "it the whole import is one transaction."
+            ),
+        )
+        parser.add_argument(
+            "--resume",
+            action="store_true",
+            help=(
+                "With --commit-every: skip the batches an interrupted run of "
+                "this import committed (the same source is required)."
+            ),
+        )
         super().add_arguments(parser)
+
+    def base_handle(self, *args: Any, **options: Any) -> None:
+        """Check the import's own options; ``--commit-every`` drops the transaction.
+
+        Examples:
+            >>> command.base_handle(commit_every=0)  # doctest: +SKIP
+            Traceback (most recent call last):
+            CommandError: --commit-every must be a whole number >= 1, got 0
+        """
+        super().base_handle(*args, **options)
+        every = options.get("commit_every")
+        if every is not None and (
+            isinstance(every, bool) or not isinstance(every, int) or every < 1
+        ):
+            message = f"--commit-every must be a whole number >= 1, got {every!r}"
+            raise CommandError(message)
+        if options.get("resume") and every is None:
+            message = "--resume needs --commit-every (the batches to skip)"
+            raise CommandError(message)
+        if options.get("max_rejects") is not None and not options.get("rejects"):
+            message = "--max-rejects needs --rejects (where the rows set aside go)"
+            raise CommandError(message)
+        if every is not None and options.get("delete"):
+            message = (
+                "--delete compares the whole source with the table, so it "
+                "cannot be combined with --commit-every; run the deletion as "
+                "a separate import of the whole source"
+            )
+            raise CommandError(message)
+        # Each batch commits on its own: no transaction around the run.
+        self.atomic = every is None
+        self._committed_batches = 0
 
     def add_command_arguments(self, parser: ArgumentParser) -> None:
         """Add nothing: an import needs no arguments beyond the common ones.
@@ -398,35 +486,302 @@ class ImportDataBaseCommand(ABCBaseCommand):
                 "to name, per model, the fields that identify a row"
             )
             raise CommandError(message)
+        self.rejects = RejectLog()
+        self._seen_keys: dict[type[Model], pl.DataFrame] = {}
+        self._committed_batches = 0
         with self._step("read", "handle_import") as step:
-            raw = self._read()
-            step.rows = raw.height
+            data = self._read()
+            if isinstance(data, pl.DataFrame):
+                step.rows = data.height
+        try:
+            if isinstance(data, pl.DataFrame) and self._commit_every is None:
+                self.report.batches = 1
+                self._import_part(data, keys, syncing, first_row=1)
+            else:
+                if self.delete:
+                    message = (
+                        "--delete compares the whole source with the table; "
+                        "handle_import() returned a source read in batches "
+                        f"({type(data).__name__}), so return a DataFrame instead"
+                    )
+                    raise CommandError(message)
+                self._import_batches(data, keys, syncing)
+        finally:
+            self._write_rejects()
+        # The progress lines end here, above the report.
+        self.progress_display.close()
+        for line in self.report.lines():
+            self.say(line)
+
+    # -- one part of the data: all of it, or a batch ------------------------------
+
+    def _import_part(
+        self,
+        raw: pl.DataFrame,
+        keys: Mapping[type[Model], Sequence[str]],
+        syncing: bool,
+        *,
+        first_row: int,
+    ) -> None:
+        """Clean, build, check and write ``raw``, whose first row is ``first_row``."""
+        self.report.rows_read += raw.height
         with self._step("clean", "clean_data", total=raw.height) as step:
-            cleaned = self.clean_data(raw)
+            cleaned, numbers = self._clean(raw, first_row)
             step.rows = raw.height
         with self._step("build", "get_bulks_by_model", total=cleaned.height) as step:
             bulks = self._build(cleaned)
             step.rows = cleaned.height
             self._check_key_models(bulks, keys, syncing=syncing)
+        rows_of: dict[type[Model], list[int] | None] = {
+            model: numbers
+            if numbers is not None and len(bulk) == cleaned.height
+            else None
+            for model, bulk in bulks.items()
+        }
         objects = sum(len(bulk) for bulk in bulks.values())
         with self._step("check", total=objects) as step:
-            self._check(bulks)
+            if self._rejecting:
+                bulks = self._set_aside(bulks, rows_of)
+            else:
+                self._check(bulks)
+            self._check_repeated_keys(bulks, keys, rows_of)
             step.rows = objects
+        self._check_reject_limit()
         source: dict[type[Model], pl.DataFrame] = {}
         if self.delete:
             with self._step("source keys", "get_source_keys"):
                 source = self._source_keys(raw, keys)
-        del raw
-        for model in bulks:
-            self.include_in_transaction(self.database_for(model))
+        if self._commit_every is None:
+            for model in bulks:
+                self.include_in_transaction(self.database_for(model))
+        self._rows_of = rows_of
         if syncing:
             self._sync(bulks, keys, source)
         else:
             self._create(bulks, keys, source)
-        # The progress lines end here, above the report.
-        self.progress_display.close()
-        for line in self.report.lines():
-            self.say(line)
+        self.rejects.keep_sources(raw, first_row)
+        self._check_reject_limit()
+
+    def _import_batches(
+        self,
+        data: Any,
+        keys: Mapping[type[Model], Sequence[str]],
+        syncing: bool,
+    ) -> None:
+        """Import ``data`` batch by batch (``--batch_size`` or ``--commit-every``)."""
+        size = self._commit_every or self.batch_size
+        alias = self.database or DEFAULT_DB_ALIAS
+        ledger = None
+        if self._commit_every is not None:
+            ledger = ImportLedger(self.get_import_name(), using=alias)
+            if not self.get_option("resume"):
+                ledger.clear()
+        first_row = 1
+        for number, raw in enumerate(iter_batches(data, size)):
+            self.check_timeout()
+            self.report.batches += 1
+            if ledger is None:
+                self._import_part(raw, keys, syncing, first_row=first_row)
+            else:
+                digest = fingerprint(raw)
+                try:
+                    skip = self.get_option("resume") and ledger.skip(number, digest)
+                except LedgerMismatchError as error:
+                    raise CommandError(str(error)) from error
+                if skip:
+                    self.report.batches_skipped += 1
+                    self.report.rows_read += raw.height
+                else:
+                    with transaction.atomic(using=alias):
+                        self._import_part(raw, keys, syncing, first_row=first_row)
+                        ledger.record(number, digest, raw.height)
+                    self._committed_batches += 1
+            first_row += raw.height
+        if ledger is not None and not self.dry_run:
+            ledger.clear()  # complete: a later run starts afresh
+
+    def get_import_name(self) -> str:
+        """The name of this import in the ``--commit-every`` ledger.
+
+        Runs of the same name share their committed batches: ``--resume``
+        skips those. The default is the command's module path; override it
+        when one command imports several independent sources.
+
+        Examples:
+            >>> command.get_import_name()  # doctest: +SKIP
+            'library.management.commands.import_authors'
+        """
+        return type(self).__module__
+
+    def _clean(
+        self, raw: pl.DataFrame, first_row: int
+    ) -> tuple[pl.DataFrame, list[int] | None]:
+        """The cleaned rows and each one's source row number.
+
+        A subclass that overrides :meth:`clean_data` is cleaned by it, and
+        its rows cannot be traced back: their numbers are then unknown.
+        """
+        if _overrides(type(self), "clean_data"):
+            return self.clean_data(raw), None
+        cleaning_cls = self.get_cleaning_df_cls()
+        check_columns(raw, cleaning_cls)
+        typed = check_column_types(raw, cleaning_cls)
+        try:
+            cleaned = clean_tracked(
+                cleaning_cls,
+                typed,
+                first_row=first_row,
+                drop_required_nulls=self._rejecting,
+            )
+        except (KeyError, TypeError, ValueError, pl.exceptions.PolarsError) as error:
+            message = f"{cleaning_cls.__name__} refused the data: {error}"
+            raise CommandError(message) from error
+        self.rejects.add_dropped(cleaned.dropped, cleaning_cls.__name__)
+        for row in cleaned.dropped:
+            self.report.dropped[row.rule] = self.report.dropped.get(row.rule, 0) + 1
+        return cleaned.df, cleaned.rows.to_list()
+
+    @property
+    def _rejecting(self) -> bool:
+        return bool(self.options.get("rejects"))
+
+    @property
+    def _commit_every(self) -> int | None:
+        every: int | None = self.options.get("commit_every")
+        return every
+
+    def _set_aside(
+        self, bulks: _Bulks, rows_of: dict[type[Model], list[int] | None]
+    ) -> _Bulks:
+        """``bulks`` less the rows the checks refuse, which go to the reject file."""
+        kept = _Bulks()
+        for model, bulk in bulks.items():
+            refused: list[Reject] = []
+            alias = self.database_for(model)
+            if isinstance(bulk, pl.DataFrame):
+                try:
+                    good, positions = frame_without_refused(model, bulk, alias, refused)
+                except (TypeError, ValueError) as error:
+                    message = f"The {_label(model)} frame was refused: {error}"
+                    raise CommandError(message) from error
+                kept[model] = good
+            else:
+                objs, positions = objects_without_refused(model, bulk, refused)
+                kept[model] = objs
+            numbers = rows_of.get(model)
+            self._refused(model, refused, numbers)
+            rows_of[model] = (
+                [numbers[p] for p in positions] if numbers is not None else None
+            )
+        return kept
+
+    def _refused(
+        self, model: type[Model], refused: Sequence[Reject], numbers: Any
+    ) -> None:
+        if not refused:
+            return
+        self.rejects.add_refused(refused, numbers)
+        reasons = self.report.rejected.setdefault(_label(model), {})
+        for reject in refused:
+            reason = reject_kind(reject.reason)
+            reasons[reason] = reasons.get(reason, 0) + 1
+
+    def _check_repeated_keys(
+        self,
+        bulks: _Bulks,
+        keys: Mapping[type[Model], Sequence[str]],
+        rows_of: dict[type[Model], list[int] | None],
+    ) -> None:
+        """Refuse (or set aside) a key that an earlier batch already had.
+
+        Within one batch the checks and the sync refuse repeated keys; across
+        batches only the keys seen so far can tell.
+        """
+        if self._commit_every is None and self.report.batches <= 1:
+            return
+        for model, key in keys.items():
+            bulk = bulks.get(model)
+            if bulk is None or not len(bulk):
+                continue
+            frame = key_frame(model, bulk, key).with_row_index("__position")
+            columns = [c for c in frame.columns if c != "__position"]
+            seen = self._seen_keys.get(model)
+            if seen is not None:
+                repeated = frame.join(seen, on=columns, how="semi", nulls_equal=True)
+                if repeated.height:
+                    self._repeated(model, bulks, repeated, rows_of, columns)
+            fresh = frame.drop("__position")
+            self._seen_keys[model] = (
+                fresh if seen is None else pl.concat([seen, fresh]).unique()
+            )
+
+    def _repeated(
+        self,
+        model: type[Model],
+        bulks: _Bulks,
+        repeated: pl.DataFrame,
+        rows_of: dict[type[Model], list[int] | None],
+        columns: list[str],
+    ) -> None:
+        positions = repeated.get_column("__position").to_list()
+        numbers = rows_of.get(model)
+        first = positions[0]
+        row = numbers[first] if numbers is not None else first + 1
+        key = repeated.select(columns).row(0)
+        reason = f"key {_key_text(key)} repeats a row of an earlier batch"
+        if not self._rejecting:
+            message = (
+                f"{_label(model)} row {row}: {reason}; a key must appear once "
+                f"in the data ({len(positions)} such rows in this batch)"
+            )
+            raise CommandError(message)
+        label = _label(model)
+        self._refused(
+            model, [Reject(p + 1, label, None, reason) for p in positions], numbers
+        )
+        doomed = set(positions)
+        bulk = bulks[model]
+        keep = [p not in doomed for p in range(len(bulk))]
+        if isinstance(bulk, pl.DataFrame):
+            bulks[model] = bulk.filter(pl.Series(keep, dtype=pl.Boolean))
+        else:
+            bulks[model] = [obj for obj, kept in zip(bulk, keep, strict=True) if kept]
+        if numbers is not None:
+            rows_of[model] = [n for n, kept in zip(numbers, keep, strict=True) if kept]
+
+    def _check_reject_limit(self) -> None:
+        limit: RejectLimit | None = self.options.get("max_rejects")
+        if limit is None:
+            return
+        allowed = limit.allowed(self.report.rows_read)
+        if len(self.rejects) > allowed:
+            kept = (
+                f" ({self._committed_batches} batches committed before it stay)"
+                if self._committed_batches
+                else ""
+            )
+            message = (
+                f"{len(self.rejects)} rows were set aside, more than "
+                f"--max-rejects {limit} ({allowed} of {self.report.rows_read} "
+                f"rows read); the import stopped and wrote nothing{kept}. See "
+                f"{self.options.get('rejects')} for the rows and reasons."
+            )
+            raise CommandError(message)
+
+    def _write_rejects(self) -> None:
+        path = self.options.get("rejects")
+        if path:
+            self.rejects.write(path)
+            self.report.rejects_file = str(path)
+
+    def _rollback_note(self) -> str:
+        if self._commit_every is not None and not self.dry_run:
+            return (
+                "the current batch was rolled back; "
+                f"{self._committed_batches} batches committed before it stay "
+                "(rerun with --resume to go on)"
+            )
+        return super()._rollback_note()
 
     def clean_data(self, df: pl.DataFrame) -> pl.DataFrame:
         """Clean the raw frame with the class from :meth:`get_cleaning_df_cls`.
@@ -512,17 +867,29 @@ class ImportDataBaseCommand(ABCBaseCommand):
             for model, bulk in given.items()
         }
         progress = self._progress(pending, verb="creating")
+        # With --rejects, rows the database refuses are set aside.
+        refused: dict[type[Model], list[Reject]] | None = (
+            {} if self._rejecting else None
+        )
         try:
-            return write_bulks(
+            created = write_bulks(
                 given,
                 using=self.database,
                 step=self.batch_size,
                 threads=self.threads,
                 progress=progress,
                 check_constraints=False,
+                rejects=refused,
             )
         finally:
             progress.close()
+        rows_of = getattr(self, "_rows_of", {})
+        for model, found in (refused or {}).items():
+            numbers = rows_of.get(model)
+            if numbers is not None and len(numbers) != len(given[model]):
+                numbers = None  # rows were left out (saved): positions only
+            self._refused(model, found, numbers)
+        return created
 
     # -- with keys: the sync ----------------------------------------------------
 
@@ -982,19 +1349,30 @@ class ImportDataBaseCommand(ABCBaseCommand):
             )
             raise CommandError(message)
 
-    def _read(self) -> pl.DataFrame:
-        df = self.handle_import()
-        if not isinstance(df, pl.DataFrame):
-            message = (
-                f"{type(self).__name__}.handle_import() must return a polars "
-                f"DataFrame, not {type(df).__name__}"
-            )
-            raise CommandError(message)
-        self.report.rows_read = df.height
-        return df
+    def _read(self) -> Any:
+        data = self.handle_import()
+        if isinstance(data, (pl.DataFrame, pl.LazyFrame)):
+            return data
+        if isinstance(data, Iterable) and not isinstance(data, (str, bytes, Mapping)):
+            return self._frames_only(data)
+        raise CommandError(self._wrong_source(data))
+
+    def _frames_only(self, pieces: Iterable[Any]) -> Iterator[pl.DataFrame]:
+        """The frames of an iterable source; anything else stops the import."""
+        for piece in pieces:
+            if not isinstance(piece, pl.DataFrame):
+                raise CommandError(self._wrong_source(piece, item=True))
+            yield piece
+
+    def _wrong_source(self, data: object, *, item: bool = False) -> str:
+        got = f"an iterable of {type(data).__name__}" if item else type(data).__name__
+        return (
+            f"{type(self).__name__}.handle_import() must return a polars "
+            f"DataFrame, a LazyFrame or an iterable of DataFrames, not {got}"
+        )
 
     def _build(self, cleaned: pl.DataFrame) -> _Bulks:
-        self.report.rows_kept = cleaned.height
+        self.report.rows_kept += cleaned.height
         return self._as_bulks(self.get_bulks_by_model(cleaned), "get_bulks_by_model")
 
     def _as_bulks(self, given: Any, hook: str) -> _Bulks:

@@ -25,24 +25,24 @@ type Progress = Callable[[type[Model], int], None]
 
 def checked_frame_plan(
     model: type[Model], df: pl.DataFrame, alias: str, sink: RejectSink
-) -> FramePlan | None:
-    """The plan for the rows of ``df`` the checks accept; the others go to ``sink``.
+) -> tuple[FramePlan | None, pl.DataFrame]:
+    """The plan for the rows of ``df`` the checks accept, and those rows.
 
-    Each refusal of the checks names its first bad row; that row is set
-    aside and the rest checked again, so a frame with ``n`` bad rows is
-    checked ``n + 1`` times (a refusal that names every row it applies to, in
-    ``BulkInputError.rows``, sets them all aside at once). A refusal of the
-    whole frame (an unknown column) is raised. Returns None when no row is
-    left.
+    The other rows go to ``sink``, whose ``numbers`` are narrowed to the
+    accepted rows. Each refusal of the checks names the rows its rule
+    refuses (``BulkInputError.rows``); they are set aside and the rest
+    checked again, so a frame is checked once per rule that refuses some of
+    its rows, plus once. A refusal of the whole frame (an unknown column) is
+    raised. The plan is None when no row is left.
     """
     connection = connections[alias]
     while df.height:
         try:
-            return FramePlan(model, df, connection)
+            return FramePlan(model, df, connection), df
         except BulkInputError as error:
             if error.row is None:
                 raise
-            rows = sorted(set(getattr(error, "rows", None) or [error.row]))
+            rows = sorted(set(error.rows or [error.row]))
             column = error.field
             for row in rows:
                 value = error.value
@@ -55,7 +55,19 @@ def checked_frame_plan(
             sink.numbers = [
                 number for number, kept in zip(sink.numbers, keep, strict=True) if kept
             ]
-    return None
+    return None, df
+
+
+def frame_without_refused(
+    model: type[Model], df: pl.DataFrame, alias: str, rejects: list[Reject]
+) -> tuple[pl.DataFrame, list[int]]:
+    """The rows of ``df`` the checks accept, and their 0-based positions in ``df``.
+
+    The refused rows are appended to ``rejects`` (1-based rows of ``df``).
+    """
+    sink = RejectSink(model, rejects, list(range(1, df.height + 1)))
+    _, good = checked_frame_plan(model, df, alias, sink)
+    return good, [number - 1 for number in sink.numbers]
 
 
 def load_frame_rejecting(
@@ -70,7 +82,7 @@ def load_frame_rejecting(
     """Write the good rows of ``df``; append a :class:`Reject` per bad row."""
     sink = RejectSink(model, rejects, list(range(1, df.height + 1)))
     with transaction.atomic(using=alias):
-        plan = checked_frame_plan(model, df, alias, sink)
+        plan, _ = checked_frame_plan(model, df, alias, sink)
         if plan is None:
             return 0
         writer = get_writer(connections[alias])

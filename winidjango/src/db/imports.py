@@ -25,6 +25,7 @@ compares values: exactly, ``None`` equal to ``None``. To also update rows
 whose other fields changed, use :mod:`winidjango.src.db.sync`.
 """
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import ExitStack
 from typing import Any
@@ -34,18 +35,22 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db import connections, router, transaction
 from django.db.models import Model, Q, QuerySet
 
+from winidjango.src.db._load_rejecting import frame_without_refused
 from winidjango.src.db.bulk import (
     Progress,
     bulk_create_bulks_in_steps,
     bulk_create_from_frame,
+    bulk_create_in_steps,
 )
 from winidjango.src.db.fields import AnyField
 from winidjango.src.db.models import topological_sort_models
+from winidjango.src.db.rejects import Reject
 
 __all__ = [
     "PK_COLUMN",
     "check_deferred_constraints",
     "find_missing_rows",
+    "frame_without_refused",
     "key_fields",
     "key_frame",
     "saved_keys",
@@ -325,6 +330,7 @@ def write_bulks(
     threads: int | None = None,
     progress: Progress | None = None,
     check_constraints: bool = True,
+    rejects: dict[type[Model], list[Reject]] | None = None,
 ) -> dict[type[Model], list[Model] | int]:
     """Create the rows of several models, parents first, in one transaction.
 
@@ -342,6 +348,12 @@ def write_bulks(
     SQLite only check at commit are checked before returning (see
     :func:`check_deferred_constraints`), so a dangling key raises here,
     inside the transaction, and not later at commit.
+
+    With ``rejects={}`` (a dict), bad rows are set aside instead of ending
+    the call: each model's refused rows are appended to ``rejects[model]``
+    (see :mod:`winidjango.src.db.rejects`; rows are 1-based positions in
+    that model's data), and a child whose parent object was refused is
+    refused too (its parent is still unsaved).
 
     Returns:
         ``{model: created objects}`` for a model given as objects and
@@ -378,7 +390,17 @@ def write_bulks(
         for alias in aliases:
             stack.enter_context(transaction.atomic(using=alias))
         objects_only = all(not isinstance(b, pl.DataFrame) for b in given.values())
-        if objects_only and len(aliases) <= 1:
+        if rejects is not None:
+            for model in order:
+                created[model] = _write_rejecting(
+                    model,
+                    given[model],
+                    rejects.setdefault(model, []),
+                    using=using,
+                    step=step,
+                    progress=progress,
+                )
+        elif objects_only and len(aliases) <= 1:
             # One call: it keeps unsaved parent objects and their children
             # consistent if a later model fails (ids are forgotten again).
             created.update(
@@ -414,6 +436,37 @@ def write_bulks(
                     )
         if check_constraints:
             check_deferred_constraints(order, using=using)
+    return created
+
+
+def _write_rejecting(
+    model: type[Model],
+    bulk: list[Model] | pl.DataFrame,
+    rejects: list[Reject],
+    *,
+    using: str | None,
+    step: int,
+    progress: Progress | None,
+) -> list[Model] | int:
+    """One model's rows written with its bad rows set aside in ``rejects``."""
+    if isinstance(bulk, pl.DataFrame):
+        return bulk_create_from_frame(
+            model, bulk, step, using=using, progress=progress, rejects=rejects
+        )
+    # Saved objects are skipped, but rows keep their positions in the data.
+    unsaved = [(row, obj) for row, obj in enumerate(bulk, 1) if obj._state.adding]
+    found: list[Reject] = []
+    created = bulk_create_in_steps(
+        model,
+        [obj for _, obj in unsaved],
+        step,
+        using=using,
+        progress=progress,
+        rejects=found,
+    )
+    rejects.extend(
+        dataclasses.replace(reject, row=unsaved[reject.row - 1][0]) for reject in found
+    )
     return created
 
 
