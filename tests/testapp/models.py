@@ -428,6 +428,10 @@ class Score(models.Model):
     author = models.ForeignKey(
         Author, on_delete=models.CASCADE, null=True, related_name="scores"
     )
+    grade = models.CharField(
+        max_length=1, choices=[("A", "A"), ("B", "B")], default="A"
+    )
+    rank = models.SmallIntegerField(default=0)
 
     class Meta:
         constraints = [

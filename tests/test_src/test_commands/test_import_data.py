@@ -410,7 +410,10 @@ def test_cleaning_class_refusal_becomes_a_command_error(alias: str) -> None:
             return KeepNullAuthors
 
     source = library_frame([(None, "Orphan", 1)])
-    with pytest.raises(CommandError, match="KeepNullAuthors refused the data: row 1: null in column 'author_name'"):
+    with pytest.raises(
+        CommandError,
+        match="KeepNullAuthors refused the data: row 1: null in column 'author_name'",
+    ):
         run(Command(source), alias)
 
 

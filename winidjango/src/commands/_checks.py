@@ -77,7 +77,10 @@ def check_columns(df: pl.DataFrame, cleaning_cls: type[CleaningDF]) -> None:
 
 
 def check_column_types(
-    df: pl.DataFrame, cleaning_cls: type[CleaningDF]
+    df: pl.DataFrame,
+    cleaning_cls: type[CleaningDF],
+    *,
+    refused: dict[int, tuple[str, str, Any]] | None = None,
 ) -> pl.DataFrame:
     """Refuse a value that cannot become its column's type, naming column and row.
 
@@ -99,6 +102,11 @@ def check_column_types(
     strict cast, as the cleaning class will; this finds the first value that
     fails.
 
+    With ``refused`` (a dict), a value that fails does not stop the import:
+    its row is recorded there as ``{0-based position: (column, reason,
+    value)}`` (the first failing column per row) and its value becomes null;
+    the caller drops those rows.
+
     Examples:
         >>> check_column_types(pl.DataFrame({"year": ["1990", "soon"]}), Cleaner)
         Traceback (most recent call last):
@@ -112,13 +120,30 @@ def check_column_types(
             continue
         series = df.get_column(raw_name)
         if _is_text(series.dtype) and _parses_text(dtype):
-            parsed.append(_parse_text(raw_name, series, dtype))
+            parsed.append(_parse_text(raw_name, series, dtype, refused))
             continue
         try:
             series.cast(dtype, strict=True)
         except pl.exceptions.PolarsError as error:
-            raise CommandError(_cast_failure(raw_name, series, dtype, error)) from None
+            if refused is None:
+                message = _cast_failure(raw_name, series, dtype, error)
+                raise CommandError(message) from None
+            lost = series.is_not_null() & series.cast(dtype, strict=False).is_null()
+            _record(refused, raw_name, series, lost, f"is not a valid {dtype}")
+            parsed.append(series.cast(dtype, strict=False))
     return df.with_columns(parsed) if parsed else df
+
+
+def _record(
+    refused: dict[int, tuple[str, str, Any]],
+    name: str,
+    series: pl.Series,
+    failed: pl.Series,
+    reason: str,
+) -> None:
+    """Add the rows where ``failed`` holds to ``refused`` (first column wins)."""
+    for index in failed.fill_null(value=False).arg_true().to_list():
+        refused.setdefault(index, (name, reason, series[index]))
 
 
 def _is_text(dtype: pl.DataType) -> bool:
@@ -147,7 +172,12 @@ _EXPECTED = {
 }
 
 
-def _parse_text(name: str, series: pl.Series, dtype: Any) -> pl.Series:
+def _parse_text(
+    name: str,
+    series: pl.Series,
+    dtype: Any,
+    refused: dict[int, tuple[str, str, Any]] | None = None,
+) -> pl.Series:
     """``series`` (text) parsed as ``dtype``; refuse the first value that fails.
 
     Each value may take any of the accepted layouts; they cannot be confused
@@ -170,7 +200,10 @@ def _parse_text(name: str, series: pl.Series, dtype: Any) -> pl.Series:
         candidates = _datetime_candidates(text, dtype)
     values = pl.select(pl.coalesce(candidates)).to_series()
     failed = text.is_not_null() & values.is_null()
-    if failed.any():
+    if failed.any() and refused is not None:
+        reason = f"is not a valid {dtype} (expected {_EXPECTED[kind]})"
+        _record(refused, name, series, failed, reason)
+    elif failed.any():
         index = int(failed.arg_true()[0])
         message = (
             f"Column {name!r}, row {index + 1}: {_shown(series[index])} is not a "
@@ -226,8 +259,9 @@ def check_bulks(bulks: Mapping[type[Model], Sequence[Model]]) -> None:
 
     Checked for every object that is not saved yet: its type, ``NULL`` in a
     column that forbids it, text longer than ``max_length``, a value the
-    field cannot convert (``"abc"`` for an integer), and two objects of the
-    same bulk sharing a value that must be unique.
+    field cannot convert (``"abc"`` for an integer), a value outside the
+    field's ``choices`` (as ``full_clean()`` would refuse), and two objects of
+    the same bulk sharing a value that must be unique.
 
     Examples:
         >>> check_bulks({Tag: [Tag(name="a"), Tag(name="a")]})
@@ -247,6 +281,11 @@ def _check_objects(model: type[Model], objs: Sequence[Model]) -> None:
     # check; converting every one of millions of values costs seconds.
     clean_types = [_clean_type(field) for field in fields]
     unique_sets = _unique_field_sets(model)
+    choices = [
+        (field, {value for value, _ in field.flatchoices})
+        for field in fields
+        if field.choices
+    ]
     first_row_by_key: list[dict[tuple[Any, ...], int]] = [{} for _ in unique_sets]
     for row, obj in enumerate(objs, start=1):
         if not isinstance(obj, model):
@@ -266,6 +305,17 @@ def _check_objects(model: type[Model], objs: Sequence[Model]) -> None:
             ):
                 continue
             _check_value(label, row, obj, field)
+        for field, allowed in choices:
+            value = values.get(field.attname)
+            if value is not None and value not in allowed:
+                if value == "" and field.blank:
+                    continue
+                shown = ", ".join(repr(choice) for choice in sorted(allowed, key=str))
+                message = (
+                    f"{label} row {row}: {field.name} {value!r} is not one of the "
+                    f"choices: {shown}."
+                )
+                raise CommandError(message)
         for fields_set, seen in zip(unique_sets, first_row_by_key, strict=True):
             _check_unique(label, row, obj, fields_set, seen)
 

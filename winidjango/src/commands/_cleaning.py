@@ -56,12 +56,14 @@ def clean_tracked(
     raw: pl.DataFrame,
     *,
     first_row: int = 1,
+    rows: list[int] | None = None,
     drop_required_nulls: bool = False,
 ) -> Cleaned:
     """Clean ``raw`` with ``cleaning_cls``, keeping track of every source row.
 
     ``first_row`` is the number of ``raw``'s first row (a batch of a larger
-    source starts further on).
+    source starts further on); ``rows`` gives every row's number instead,
+    for a frame some of whose rows were already set aside.
 
     Examples:
         >>> raw = pl.DataFrame({"user_name": ["a", None]})
@@ -72,11 +74,12 @@ def clean_tracked(
     if ROW_COLUMN in raw.columns:
         message = f"the raw data has a column named {ROW_COLUMN!r}; rename it"
         raise ValueError(message)
-    numbered = raw.with_columns(
-        pl.int_range(first_row, first_row + raw.height, dtype=pl.Int64).alias(
-            ROW_COLUMN
-        )
+    numbers = (
+        pl.Series(ROW_COLUMN, rows, dtype=pl.Int64)
+        if rows is not None
+        else pl.int_range(first_row, first_row + raw.height, dtype=pl.Int64, eager=True)
     )
+    numbered = raw.with_columns(numbers.alias(ROW_COLUMN))
     tracked_cls = _tracked(cleaning_cls, drop_required_nulls=drop_required_nulls)
     cleaning: Any = tracked_cls(numbered)
     df: pl.DataFrame = cleaning.df

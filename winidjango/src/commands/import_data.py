@@ -335,7 +335,14 @@ class ImportDataBaseCommand(ABCBaseCommand):
         if options.get("resume") and every is None:
             message = "--resume needs --commit-every (the batches to skip)"
             raise CommandError(message)
-        if options.get("max_rejects") is not None and not options.get("rejects"):
+        limit = options.get("max_rejects")
+        if isinstance(limit, str):
+            # call_command() hands options over without argparse's type=.
+            try:
+                self.options["max_rejects"] = reject_limit(limit)
+            except ArgumentTypeError as error:
+                raise CommandError(f"--max-rejects {error}") from None
+        if limit is not None and not options.get("rejects"):
             message = "--max-rejects needs --rejects (where the rows set aside go)"
             raise CommandError(message)
         if every is not None and options.get("delete"):
@@ -489,6 +496,7 @@ class ImportDataBaseCommand(ABCBaseCommand):
         self.rejects = RejectLog()
         self._seen_keys: dict[type[Model], pl.DataFrame] = {}
         self._committed_batches = 0
+        self._batched = False
         with self._step("read", "handle_import") as step:
             data = self._read()
             if isinstance(data, pl.DataFrame):
@@ -571,6 +579,7 @@ class ImportDataBaseCommand(ABCBaseCommand):
         """Import ``data`` batch by batch (``--batch_size`` or ``--commit-every``)."""
         size = self._commit_every or self.batch_size
         alias = self.database or DEFAULT_DB_ALIAS
+        self._batched = True
         ledger = None
         if self._commit_every is not None:
             ledger = ImportLedger(self.get_import_name(), using=alias)
@@ -625,12 +634,28 @@ class ImportDataBaseCommand(ABCBaseCommand):
             return self.clean_data(raw), None
         cleaning_cls = self.get_cleaning_df_cls()
         check_columns(raw, cleaning_cls)
-        typed = check_column_types(raw, cleaning_cls)
+        refused: dict[int, tuple[str, str, Any]] | None = (
+            {} if self._rejecting else None
+        )
+        typed = check_column_types(raw, cleaning_cls, refused=refused)
+        rows = list(range(first_row, first_row + raw.height))
+        if refused:
+            # A value of the wrong type sets its row aside before cleaning.
+            label = cleaning_cls.__name__
+            for index, (column, reason, value) in sorted(refused.items()):
+                self.rejects.lines.append(
+                    (first_row + index, label, column, f"{value!r} {reason}")
+                )
+                kinds = self.report.rejected.setdefault(label, {})
+                kinds[reason] = kinds.get(reason, 0) + 1
+            keep = [index not in refused for index in range(raw.height)]
+            typed = typed.filter(pl.Series(keep, dtype=pl.Boolean))
+            rows = [row for row, kept in zip(rows, keep, strict=True) if kept]
         try:
             cleaned = clean_tracked(
                 cleaning_cls,
                 typed,
-                first_row=first_row,
+                rows=rows,
                 drop_required_nulls=self._rejecting,
             )
         except (KeyError, TypeError, ValueError, pl.exceptions.PolarsError) as error:
@@ -697,7 +722,7 @@ class ImportDataBaseCommand(ABCBaseCommand):
         Within one batch the checks and the sync refuse repeated keys; across
         batches only the keys seen so far can tell.
         """
-        if self._commit_every is None and self.report.batches <= 1:
+        if not self._batched:
             return
         for model, key in keys.items():
             bulk = bulks.get(model)
