@@ -13,7 +13,7 @@ left out, across chunks too.
 """
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
@@ -130,6 +130,11 @@ class UpdatePlan[M: Model](SavedChunkChecks):
         self._auto_now = [f for f in fields if getattr(f, "auto_now", False)]
         # Keys already written by this call: a later copy of a row is dropped.
         self._seen: set[Any] = set()
+
+    def check_values_up_front(self, bulk: Sequence[Model]) -> None:
+        """Refuse a deferred update field anywhere in a list, before any write."""
+        objs = list(bulk)
+        self._refuse_deferred_in(objs, objs)  # type: ignore[arg-type]
 
     def mark_repeats(self, chunk: list[M]) -> list[M]:
         """Drop objects whose row an earlier object of the call already updates.

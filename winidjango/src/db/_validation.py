@@ -185,7 +185,14 @@ class ChunkChecks:
         """Check a whole list before the first write."""
         self.checked_up_front = False
         self.check_chunk(bulk)
+        self.check_values_up_front(bulk)
         self.checked_up_front = True
+
+    def check_values_up_front(self, bulk: Sequence[Model]) -> None:
+        """Refusals of values that are cheap to find in a whole list (none here).
+
+        Those that need the values converted are found chunk by chunk.
+        """
 
 
 class SavedChunkChecks(ChunkChecks):
