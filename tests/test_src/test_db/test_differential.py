@@ -419,7 +419,8 @@ def _create_at_another_time[T](create: Callable[[], T]) -> T:
         timezone.now = frozen
 
 
-def test_same_row_twice_first_copy_wins_as_in_django(alias: str) -> None:
+@pytest.mark.parametrize("step", [3, 10], ids=["across_chunks", "one_chunk"])
+def test_same_row_twice_first_copy_wins_as_in_django(alias: str, step: int) -> None:
     results = []
     for writer in ("django", "winidjango"):
         objs = Counter.objects.bulk_create(
@@ -437,7 +438,7 @@ def test_same_row_twice_first_copy_wins_as_in_django(alias: str) -> None:
             Counter.objects.bulk_update(bulk, ["n"])
         else:
             # step=3: ``later`` repeats a row of the first chunk.
-            bulk_update_in_steps(Counter, bulk, ["n"], step=3)
+            bulk_update_in_steps(Counter, bulk, ["n"], step=step)
         results.append(_raw_rows(alias, Counter))
         Counter.objects.all().delete()
     assert results[0] == results[1]

@@ -81,7 +81,7 @@ class UpdatePlan[M: Model](SavedChunkChecks):
         self.writer = get_writer(connection)
         assert meta.pk is not None  # every concrete model has one
         self.pk_field = meta.pk
-        self._pk_attname = meta.pk.attname
+        self._key_in_state = itemgetter(meta.pk.attname)
         own_model = meta.concrete_model
         by_table: dict[Any, list[Any]] = {own_model: []}
         for field in fields:
@@ -145,23 +145,26 @@ class UpdatePlan[M: Model](SavedChunkChecks):
         :meth:`prepare` to refuse.
         """
         try:
-            keys = [vars(obj).get(self._pk_attname) for obj in chunk]
-        except TypeError:
+            # C-speed reads of the instance __dict__, no descriptor calls.
+            keys = list(map(self._key_in_state, map(vars, chunk)))
+        except (TypeError, KeyError):
             return chunk
         seen = self._seen
-        distinct = set(keys)
-        distinct.discard(None)
-        if len(distinct) == len(keys) and seen.isdisjoint(distinct):
-            seen |= distinct
-            return chunk
         repeats: set[int] = set()
+        if seen.isdisjoint(keys):
+            before = len(seen)
+            seen.update(keys)
+            if len(seen) - before == len(keys):
+                return chunk  # the common case, decided at C speed
+            # Repeats inside this chunk only.
+            earlier: set[Any] = set()
+        else:
+            earlier = seen
         for position, key in enumerate(keys):
-            if key is None:
-                continue
-            if key in seen:
+            if key in earlier:
                 repeats.add(position)
             else:
-                seen.add(key)
+                earlier.add(key)
         if not repeats:
             return chunk
         kept = OffsetChunk(
