@@ -183,9 +183,11 @@ def _raw_rows(alias: str, model: type[Model], order: str = "") -> list[tuple[Any
 PATTERNS = ["values", "none", "mixed", "odd", "omitted"]
 
 
-@pytest.mark.parametrize("pattern", PATTERNS)
+@pytest.mark.parametrize(
+    ("pattern", "threads"), [(pattern, 1) for pattern in PATTERNS] + [("mixed", 3)]
+)
 def test_create_writes_what_django_writes(
-    alias: str, frozen_now: datetime.datetime, pattern: str
+    alias: str, frozen_now: datetime.datetime, pattern: str, threads: int
 ) -> None:
     refs = _refs()
     Everything.objects.bulk_create(_build(pattern, 7, refs))
@@ -194,7 +196,8 @@ def test_create_writes_what_django_writes(
     ours = _build(pattern, 7, refs)
     # The column-wise path, not Django's compiler, is under test here.
     assert InsertPlan(Everything, connections[alias], alias, 3).fast
-    created = bulk_create_in_steps(Everything, ours, step=3)
+    # threads=3: helper threads convert chunks while this one writes.
+    created = bulk_create_in_steps(Everything, ours, step=3, threads=threads)
     _assert_same_rows(expected, _raw_rows(alias, Everything))
     assert all(obj.pk is not None for obj in created)
     # pre_save set the times on the objects, as Django's does.
@@ -229,7 +232,10 @@ def _none_row() -> dict[str, Any]:
     }
 
 
-@pytest.mark.parametrize(("before", "after"), [("values", p) for p in PATTERNS[:4]])
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [("values", pattern) for pattern in PATTERNS[:4]] + [("none", "values")],
+)
 def test_update_writes_what_django_writes(
     alias: str, frozen_now: datetime.datetime, before: str, after: str
 ) -> None:

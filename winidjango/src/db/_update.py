@@ -184,9 +184,11 @@ class UpdatePlan[M: Model](SavedChunkChecks):
         self._related_ids.prepare(chunk, "bulk_update", row_of)
         try:
             own_rows = self.parts[0].converter.rows(chunk, row_of)
+            keys: list[Any] = []
             if self._own_first:
-                keys = [row[0] for row in own_rows]
                 tables = [own_rows]
+                if len(self.parts) > 1:
+                    keys = [row[0] for row in own_rows]
             else:
                 keys = [row[0] for row in self._key_converter.rows(chunk, row_of)]
                 tables = [
