@@ -462,3 +462,35 @@ def test_model_with_only_an_automatic_key(alias: str) -> None:
     assert sorted(keys) == sorted(OnlyKey.objects.values_list("pk", flat=True))
     assert bulk_create_in_steps(OnlyKey, [OnlyKey()], return_objects=False) == 1
     assert OnlyKey.objects.count() == 6
+
+
+def test_update_expressions_in_parent_and_child_tables_as_django(
+    alias: str, frozen_now: datetime.datetime
+) -> None:
+    results = []
+    for writer in ("django", "winidjango"):
+        _create_at_another_time(
+            lambda: [
+                Bakery.objects.create(name=f"b{i}", visits=i, loaves=i)
+                for i in range(4)
+            ]
+        )
+        objs = list(Bakery.objects.order_by("pk"))
+        objs[1].visits = F("visits") + 5
+        objs[2].loaves = F("loaves") * 2
+        objs[3].visits = 99
+        if writer == "django":
+            changed_field = Shop._meta.get_field("changed")
+            assert isinstance(changed_field, DateTimeField)
+            for obj in objs:
+                changed_field.pre_save(obj, False)
+            counted = Bakery.objects.bulk_update(objs, ["visits", "loaves", "changed"])
+        else:
+            counted = bulk_update_in_steps(Bakery, objs, ["visits", "loaves"], step=2)
+        assert counted == 4
+        results.append((_raw_rows(alias, Shop), _raw_rows(alias, Bakery)))
+        Bakery.objects.all().delete()
+        Shop.objects.all().delete()
+    assert results[0] == results[1]
+    assert [row[1] for row in results[1][0]] == [0, 6, 2, 99]
+    assert [row[0] for row in results[1][1]] == [0, 1, 4, 3]
