@@ -14,6 +14,7 @@ from django.db.models import F
 
 from tests.testapp.models import Author, Book, Counter, Place, Restaurant, Seeded
 from winidjango.src.db.bulk import (
+    bulk_create_bulks_in_steps,
     bulk_create_in_steps,
     bulk_delete_in_steps,
     bulk_update_in_steps,
@@ -266,3 +267,14 @@ def test_refusal_on_djangos_compiled_path_names_field_and_row(alias: str) -> Non
         bulk_create_in_steps(Seeded, rows)
     assert e.value.value == "many"
     assert not Seeded.objects.exists()
+
+
+def test_rows_of_a_multi_model_create_count_the_saved_objects_skipped(
+    alias: str,
+) -> None:
+    saved = Author.objects.create(name="saved")
+    authors = [saved, Author(name="new"), saved, Author(name="bad", birth_year="x")]
+    with pytest.raises(BulkInputError, match=r"Author\.birth_year, row 4: ") as e:
+        bulk_create_bulks_in_steps({Author: authors}, step=1)
+    assert e.value.row == 4
+    assert _names() == ["saved"]

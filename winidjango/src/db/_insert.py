@@ -22,7 +22,7 @@ from winidjango.src.db._backends import get_writer
 from winidjango.src.db._related import RelatedIds
 from winidjango.src.db._validation import (
     ChunkChecks,
-    chunk_offset,
+    bulk_row,
     input_error,
     row_finder,
 )
@@ -189,7 +189,7 @@ class InsertPlan[M: Model](ChunkChecks):
             self.model,
             reason,
             field=self.pk_field.name,
-            row=chunk_offset(chunk) + position + 1,
+            row=bulk_row(chunk, position),
             value=key,
         )
 
