@@ -179,7 +179,8 @@ class UpdatePlan[M: Model](SavedChunkChecks):
         """Check ``chunk``, convert its values and build the UPDATE statements."""
         original: list[M] = getattr(chunk, "original", None) or chunk
         self.check_chunk(original)
-        self._refuse_deferred_in(chunk, original)
+        if not self.checked_up_front:
+            self._refuse_deferred_in(chunk, original)
         row_of = row_finder(original, chunk)
         self._related_ids.prepare(chunk, "bulk_update", row_of)
         try:
