@@ -130,11 +130,19 @@ class UpdatePlan[M: Model](SavedChunkChecks):
         self._auto_now = [f for f in fields if getattr(f, "auto_now", False)]
         # Keys already written by this call: a later copy of a row is dropped.
         self._seen: set[Any] = set()
+        # False once a list is known to hold every row once.
+        self._repeats_possible = True
 
     def check_values_up_front(self, bulk: Sequence[Model]) -> None:
-        """Refuse a deferred update field anywhere in a list, before any write."""
+        """Refuse a deferred update field anywhere in a list, before any write.
+
+        Also finds out whether the list names any row twice; if not, the
+        chunks need no check for repeats.
+        """
         objs = list(bulk)
         self._refuse_deferred_in(objs, objs)  # type: ignore[arg-type]
+        keys = list(map(self._key_of, objs))
+        self._repeats_possible = len(set(keys)) < len(keys)
 
     def mark_repeats(self, chunk: list[M]) -> list[M]:
         """Drop objects whose row an earlier object of the call already updates.
@@ -144,6 +152,8 @@ class UpdatePlan[M: Model](SavedChunkChecks):
         without a key, or not a model instance, is kept for the checks in
         :meth:`prepare` to refuse.
         """
+        if not self._repeats_possible:
+            return chunk
         try:
             # C-speed reads of the instance __dict__, no descriptor calls.
             keys = list(map(self._key_in_state, map(vars, chunk)))
