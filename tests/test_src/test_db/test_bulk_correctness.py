@@ -12,13 +12,18 @@ import pytest
 from django.db import connections
 from django.db.models import F
 
-from tests.testapp.models import Author, Book, Counter, Place, Restaurant
+from tests.testapp.models import Author, Book, Counter, Place, Restaurant, Seeded
 from winidjango.src.db.bulk import (
+    bulk_create_bulks_in_steps,
     bulk_create_in_steps,
     bulk_delete_in_steps,
     bulk_update_in_steps,
 )
-from winidjango.src.db.exceptions import BulkInputError, BulkInputTypeError
+from winidjango.src.db.exceptions import (
+    BulkInputError,
+    BulkInputTypeError,
+    BulkPartialFailureError,
+)
 
 
 def _streamed[T](items: list[T]) -> Iterator[T]:
@@ -224,3 +229,52 @@ def test_update_count_and_first_copy_across_chunks(alias: str) -> None:
         bulk_update_in_steps(Author, _streamed([*saved, twin2]), ["name"], step=2) == 5
     )
     assert _names()[1] == "a1"
+
+
+# --- refused before the first write, even without a transaction ----------------
+
+
+@pytest.mark.backends("mariadb")
+@pytest.mark.django_db(transaction=True)
+def test_zero_key_in_last_chunk_of_a_list_refused_before_any_write(
+    alias: str,
+) -> None:
+    authors = [Author(name=f"a{i}") for i in range(9)] + [Author(pk=0, name="z")]
+    with pytest.raises(BulkInputError, match="row 10: ") as caught:
+        bulk_create_in_steps(Author, authors, step=3, atomic=False)
+    assert not isinstance(caught.value, BulkPartialFailureError)
+    assert not Author.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deferred_field_in_last_chunk_of_a_list_refused_before_any_write(
+    alias: str,
+) -> None:
+    Author.objects.bulk_create([Author(name=f"a{i}") for i in range(7)])
+    authors = list(Author.objects.order_by("pk"))
+    authors[6] = Author.objects.only("birth_year").get(pk=authors[6].pk)
+    for author in authors[:6]:
+        author.name = "changed"
+    with pytest.raises(BulkInputError, match=r"Author\.name, row 7: "):
+        bulk_update_in_steps(Author, authors, ["name"], step=2, atomic=False)
+    assert _names() == [f"a{i}" for i in range(7)]
+
+
+def test_refusal_on_djangos_compiled_path_names_field_and_row(alias: str) -> None:
+    # A db_default makes the insert go through Django's compiler.
+    rows = [Seeded(name="a"), Seeded(name="b", seeded_strict="many")]
+    with pytest.raises(BulkInputError, match=r"Seeded\.seeded_strict, row 2: ") as e:
+        bulk_create_in_steps(Seeded, rows)
+    assert e.value.value == "many"
+    assert not Seeded.objects.exists()
+
+
+def test_rows_of_a_multi_model_create_count_the_saved_objects_skipped(
+    alias: str,
+) -> None:
+    saved = Author.objects.create(name="saved")
+    authors = [saved, Author(name="new"), saved, Author(name="bad", birth_year="x")]
+    with pytest.raises(BulkInputError, match=r"Author\.birth_year, row 4: ") as e:
+        bulk_create_bulks_in_steps({Author: authors}, step=1)
+    assert e.value.row == 4
+    assert _names() == ["saved"]

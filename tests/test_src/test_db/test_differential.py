@@ -183,9 +183,11 @@ def _raw_rows(alias: str, model: type[Model], order: str = "") -> list[tuple[Any
 PATTERNS = ["values", "none", "mixed", "odd", "omitted"]
 
 
-@pytest.mark.parametrize("pattern", PATTERNS)
+@pytest.mark.parametrize(
+    ("pattern", "threads"), [(pattern, 1) for pattern in PATTERNS] + [("mixed", 3)]
+)
 def test_create_writes_what_django_writes(
-    alias: str, frozen_now: datetime.datetime, pattern: str
+    alias: str, frozen_now: datetime.datetime, pattern: str, threads: int
 ) -> None:
     refs = _refs()
     Everything.objects.bulk_create(_build(pattern, 7, refs))
@@ -194,7 +196,8 @@ def test_create_writes_what_django_writes(
     ours = _build(pattern, 7, refs)
     # The column-wise path, not Django's compiler, is under test here.
     assert InsertPlan(Everything, connections[alias], alias, 3).fast
-    created = bulk_create_in_steps(Everything, ours, step=3)
+    # threads=3: helper threads convert chunks while this one writes.
+    created = bulk_create_in_steps(Everything, ours, step=3, threads=threads)
     _assert_same_rows(expected, _raw_rows(alias, Everything))
     assert all(obj.pk is not None for obj in created)
     # pre_save set the times on the objects, as Django's does.
@@ -229,7 +232,10 @@ def _none_row() -> dict[str, Any]:
     }
 
 
-@pytest.mark.parametrize(("before", "after"), [("values", p) for p in PATTERNS[:4]])
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [("values", pattern) for pattern in PATTERNS[:4]] + [("none", "values")],
+)
 def test_update_writes_what_django_writes(
     alias: str, frozen_now: datetime.datetime, before: str, after: str
 ) -> None:
@@ -419,7 +425,8 @@ def _create_at_another_time[T](create: Callable[[], T]) -> T:
         timezone.now = frozen
 
 
-def test_same_row_twice_first_copy_wins_as_in_django(alias: str) -> None:
+@pytest.mark.parametrize("step", [3, 10], ids=["across_chunks", "one_chunk"])
+def test_same_row_twice_first_copy_wins_as_in_django(alias: str, step: int) -> None:
     results = []
     for writer in ("django", "winidjango"):
         objs = Counter.objects.bulk_create(
@@ -437,7 +444,7 @@ def test_same_row_twice_first_copy_wins_as_in_django(alias: str) -> None:
             Counter.objects.bulk_update(bulk, ["n"])
         else:
             # step=3: ``later`` repeats a row of the first chunk.
-            bulk_update_in_steps(Counter, bulk, ["n"], step=3)
+            bulk_update_in_steps(Counter, bulk, ["n"], step=step)
         results.append(_raw_rows(alias, Counter))
         Counter.objects.all().delete()
     assert results[0] == results[1]
@@ -455,3 +462,35 @@ def test_model_with_only_an_automatic_key(alias: str) -> None:
     assert sorted(keys) == sorted(OnlyKey.objects.values_list("pk", flat=True))
     assert bulk_create_in_steps(OnlyKey, [OnlyKey()], return_objects=False) == 1
     assert OnlyKey.objects.count() == 6
+
+
+def test_update_expressions_in_parent_and_child_tables_as_django(
+    alias: str, frozen_now: datetime.datetime
+) -> None:
+    results = []
+    for writer in ("django", "winidjango"):
+        _create_at_another_time(
+            lambda: [
+                Bakery.objects.create(name=f"b{i}", visits=i, loaves=i)
+                for i in range(4)
+            ]
+        )
+        objs = list(Bakery.objects.order_by("pk"))
+        objs[1].visits = F("visits") + 5
+        objs[2].loaves = F("loaves") * 2
+        objs[3].visits = 99
+        if writer == "django":
+            changed_field = Shop._meta.get_field("changed")
+            assert isinstance(changed_field, DateTimeField)
+            for obj in objs:
+                changed_field.pre_save(obj, False)
+            counted = Bakery.objects.bulk_update(objs, ["visits", "loaves", "changed"])
+        else:
+            counted = bulk_update_in_steps(Bakery, objs, ["visits", "loaves"], step=2)
+        assert counted == 4
+        results.append((_raw_rows(alias, Shop), _raw_rows(alias, Bakery)))
+        Bakery.objects.all().delete()
+        Shop.objects.all().delete()
+    assert results[0] == results[1]
+    assert [row[1] for row in results[1][0]] == [0, 6, 2, 99]
+    assert [row[0] for row in results[1][1]] == [0, 1, 4, 3]

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import NotSupportedError, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import AutoField, Model
@@ -21,7 +22,7 @@ from winidjango.src.db._backends import get_writer
 from winidjango.src.db._related import RelatedIds
 from winidjango.src.db._validation import (
     ChunkChecks,
-    chunk_offset,
+    bulk_row,
     input_error,
     row_finder,
 )
@@ -167,7 +168,19 @@ class InsertPlan[M: Model](ChunkChecks):
             connection.features.allows_auto_pk_0
         )
 
-    def _zero_key_error(self, chunk: list[M], position: int, key: Any) -> Exception:
+    def check_values_up_front(self, bulk: Sequence[Model]) -> None:
+        """Refuse a 0 key where the server would replace it, before any write."""
+        if not self._zero_refused:
+            return
+        attname = self.pk_field.attname
+        keys = [vars(obj).get(attname) for obj in bulk]
+        if 0 in keys:
+            position = next(i for i, key in enumerate(keys) if key == 0)
+            raise self._zero_key_error(bulk, position, keys[position])
+
+    def _zero_key_error(
+        self, chunk: Sequence[Model], position: int, key: Any
+    ) -> Exception:
         reason = (
             f"0 as the {self.pk_field.name!r} AutoField: the {self.connection.vendor} "
             "server would store the row under another id (its sql_mode lacks "
@@ -178,7 +191,7 @@ class InsertPlan[M: Model](ChunkChecks):
             self.model,
             reason,
             field=self.pk_field.name,
-            row=chunk_offset(chunk) + position + 1,
+            row=bulk_row(chunk, position),
             value=key,
         )
 
@@ -234,13 +247,18 @@ class InsertPlan[M: Model](ChunkChecks):
             if all(batch is not None for batch in rows_batches):
                 return _Prepared(chunk, [], [b for b in rows_batches if b is not None])
         batches = []
-        for objs, fields in (
-            (with_pk, self.fields),
-            (without_pk, self.fields_without_pk),
+        for objs, fields, converter in (
+            (with_pk, self.fields, self._convert_with_pk),
+            (without_pk, self.fields_without_pk, self._convert_without_pk),
         ):
             for start in range(0, len(objs), self.rows_per_statement):
                 part = objs[start : start + self.rows_per_statement]
-                batches.append(self._compile(part, fields))
+                try:
+                    batches.append(self._compile(part, fields))
+                except (ValueError, TypeError, ValidationError):
+                    # Name the field, row and value, as the fast path does.
+                    converter.find_refusal(part, row_finder(chunk, part))
+                    raise
         return _Prepared(chunk, batches, [])
 
     def _rows(

@@ -13,7 +13,7 @@ left out, across chunks too.
 """
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
@@ -81,7 +81,7 @@ class UpdatePlan[M: Model](SavedChunkChecks):
         self.writer = get_writer(connection)
         assert meta.pk is not None  # every concrete model has one
         self.pk_field = meta.pk
-        self._pk_attname = meta.pk.attname
+        self._key_in_state = itemgetter(meta.pk.attname)
         own_model = meta.concrete_model
         by_table: dict[Any, list[Any]] = {own_model: []}
         for field in fields:
@@ -130,6 +130,19 @@ class UpdatePlan[M: Model](SavedChunkChecks):
         self._auto_now = [f for f in fields if getattr(f, "auto_now", False)]
         # Keys already written by this call: a later copy of a row is dropped.
         self._seen: set[Any] = set()
+        # False once a list is known to hold every row once.
+        self._repeats_possible = True
+
+    def check_values_up_front(self, bulk: Sequence[Model]) -> None:
+        """Refuse a deferred update field anywhere in a list, before any write.
+
+        Also finds out whether the list names any row twice; if not, the
+        chunks need no check for repeats.
+        """
+        objs = list(bulk)
+        self._refuse_deferred_in(objs, objs)  # type: ignore[arg-type]
+        keys = list(map(self._key_of, objs))
+        self._repeats_possible = len(set(keys)) < len(keys)
 
     def mark_repeats(self, chunk: list[M]) -> list[M]:
         """Drop objects whose row an earlier object of the call already updates.
@@ -139,24 +152,29 @@ class UpdatePlan[M: Model](SavedChunkChecks):
         without a key, or not a model instance, is kept for the checks in
         :meth:`prepare` to refuse.
         """
+        if not self._repeats_possible:
+            return chunk
         try:
-            keys = [vars(obj).get(self._pk_attname) for obj in chunk]
-        except TypeError:
+            # C-speed reads of the instance __dict__, no descriptor calls.
+            keys = list(map(self._key_in_state, map(vars, chunk)))
+        except (TypeError, KeyError):
             return chunk
         seen = self._seen
-        distinct = set(keys)
-        distinct.discard(None)
-        if len(distinct) == len(keys) and seen.isdisjoint(distinct):
-            seen |= distinct
-            return chunk
         repeats: set[int] = set()
+        if seen.isdisjoint(keys):
+            before = len(seen)
+            seen.update(keys)
+            if len(seen) - before == len(keys):
+                return chunk  # the common case, decided at C speed
+            # Repeats inside this chunk only.
+            earlier: set[Any] = set()
+        else:
+            earlier = seen
         for position, key in enumerate(keys):
-            if key is None:
-                continue
-            if key in seen:
+            if key in earlier:
                 repeats.add(position)
             else:
-                seen.add(key)
+                earlier.add(key)
         if not repeats:
             return chunk
         kept = OffsetChunk(
@@ -171,14 +189,17 @@ class UpdatePlan[M: Model](SavedChunkChecks):
         """Check ``chunk``, convert its values and build the UPDATE statements."""
         original: list[M] = getattr(chunk, "original", None) or chunk
         self.check_chunk(original)
-        self._refuse_deferred_in(chunk, original)
+        if not self.checked_up_front:
+            self._refuse_deferred_in(chunk, original)
         row_of = row_finder(original, chunk)
         self._related_ids.prepare(chunk, "bulk_update", row_of)
         try:
             own_rows = self.parts[0].converter.rows(chunk, row_of)
+            keys: list[Any] = []
             if self._own_first:
-                keys = [row[0] for row in own_rows]
                 tables = [own_rows]
+                if len(self.parts) > 1:
+                    keys = [row[0] for row in own_rows]
             else:
                 keys = [row[0] for row in self._key_converter.rows(chunk, row_of)]
                 tables = [

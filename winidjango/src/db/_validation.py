@@ -49,6 +49,14 @@ def chunk_offset(chunk: Sequence[Any]) -> int:
     return getattr(chunk, "offset", 0)
 
 
+def bulk_row(chunk: Sequence[Any], position: int) -> int:
+    """The 1-based row in the caller's bulk of ``chunk[position]``."""
+    numbers = getattr(chunk, "numbers", None)
+    if numbers is not None:
+        return int(numbers[position])
+    return chunk_offset(chunk) + position + 1
+
+
 def row_finder(chunk: Sequence[Any], objs: Sequence[Any]) -> Callable[[int], int]:
     """``row_of(index)``: the 1-based bulk row of ``objs[index]``, in ``chunk``.
 
@@ -56,14 +64,13 @@ def row_finder(chunk: Sequence[Any], objs: Sequence[Any]) -> Callable[[int], int
     copies of each row). Only called to word an error, so a linear search is
     fine.
     """
-    offset = chunk_offset(chunk)
 
     def row_of(index: int) -> int:
         target = objs[index]
         for position, obj in enumerate(chunk):
             if obj is target:
-                return offset + position + 1
-        return offset + index + 1
+                return bulk_row(chunk, position)
+        return bulk_row(chunk, index)
 
     return row_of
 
@@ -78,6 +85,9 @@ class OffsetChunk[T](list[T]):
     offset: int = 0
     #: The chunk as read, when this one leaves some of its objects out.
     original: "list[T] | None" = None
+    #: The 1-based bulk row of each object, when the chunk's objects are not
+    #: consecutive rows of the bulk (saved objects skipped).
+    numbers: list[int] | None = None
 
 
 def check_step(step: object) -> int:
@@ -114,7 +124,11 @@ def check_model(model: object) -> None:
 
 
 def check_instances(
-    model: type[Model], objs: Iterable[Any], *, offset: int = 0
+    model: type[Model],
+    objs: Iterable[Any],
+    *,
+    offset: int = 0,
+    rows: Sequence[int] | None = None,
 ) -> None:
     """Refuse objects that would not write to ``model``'s own table.
 
@@ -133,8 +147,9 @@ def check_instances(
     }
     if not bad_classes:
         return
-    for row, obj in enumerate(objs, start=offset + 1):
+    for position, obj in enumerate(objs):
         if type(obj) in bad_classes:
+            row = rows[position] if rows is not None else offset + position + 1
             reason = (
                 f"{obj!r} ({type(obj).__name__}) is not an instance of {model.__name__}"
             )
@@ -177,7 +192,9 @@ class ChunkChecks:
         if self.checked_up_front:
             return
         offset = chunk_offset(chunk)
-        check_instances(self.model, chunk, offset=offset)
+        check_instances(
+            self.model, chunk, offset=offset, rows=getattr(chunk, "numbers", None)
+        )
         if self.requires_saved:
             check_saved(chunk, self.requires_saved, offset=offset, model=self.model)
 
@@ -185,7 +202,14 @@ class ChunkChecks:
         """Check a whole list before the first write."""
         self.checked_up_front = False
         self.check_chunk(bulk)
+        self.check_values_up_front(bulk)
         self.checked_up_front = True
+
+    def check_values_up_front(self, bulk: Sequence[Model]) -> None:
+        """Refusals of values that are cheap to find in a whole list (none here).
+
+        Those that need the values converted are found chunk by chunk.
+        """
 
 
 class SavedChunkChecks(ChunkChecks):

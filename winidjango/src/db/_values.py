@@ -245,6 +245,22 @@ class RowConverter:
             return [() for _ in objs]
         return list(zip(*columns, strict=True))
 
+    def find_refusal(
+        self, objs: Sequence[Model], row_of: Callable[[int], int] | None = None
+    ) -> None:
+        """Raise the :class:`BulkInputError` for the first value Django refuses.
+
+        For a batch Django's compiler failed on: converts value by value,
+        skipping SQL expressions, to name the field, row and value at fault.
+        Returns if every value converts.
+        """
+        for index, obj in enumerate(objs):
+            for spec in self._columns:
+                try:
+                    self._convert(spec, obj, index, row_of)
+                except SqlExpressionFound:
+                    continue
+
     def _convert(
         self,
         spec: _Column,

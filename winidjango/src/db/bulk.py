@@ -31,6 +31,7 @@ the rollback undoes the chunks written before it.
 import logging
 import threading
 import warnings
+from collections import deque
 from collections.abc import (
     Callable,
     Iterable,
@@ -162,11 +163,31 @@ def _validated_chunks[M: Model](
 
 def _offset_chunks[M: Model](bulk: Iterable[M], step: int) -> Iterator[list[M]]:
     offset = 0
+    numbers = bulk.numbers if isinstance(bulk, _UnsavedOf) else None
     for objs in chunked(bulk, step):
         chunk = OffsetChunk(objs)
         chunk.offset = offset
+        if numbers is not None:
+            chunk.numbers = [numbers.popleft() for _ in objs]
         offset += len(objs)
         yield chunk
+
+
+class _UnsavedOf[M: Model]:
+    """The unsaved objects of a bulk, each one's 1-based row in it remembered.
+
+    Errors then name the row of the caller's bulk, not of the unsaved ones.
+    """
+
+    def __init__(self, bulk: Iterable[M]) -> None:
+        self._bulk = bulk
+        self.numbers: deque[int] = deque()
+
+    def __iter__(self) -> Iterator[M]:
+        for number, obj in enumerate(self._bulk, start=1):
+            if obj._state.adding:
+                self.numbers.append(number)
+                yield obj
 
 
 def _with_progress[C: Sized, P, R](
@@ -729,7 +750,7 @@ def bulk_create_bulks_in_steps(
             for model in models:
                 plan = InsertPlan(model, connections[alias], alias, step)
                 plans.append(plan)
-                unsaved = (obj for obj in bulk_by_class[model] if obj._state.adding)
+                unsaved = _UnsavedOf(bulk_by_class[model])
                 created[model] = _create(
                     plan,
                     unsaved,
