@@ -765,3 +765,35 @@ def test_mariadb_case_insensitive_composite_key(alias: str) -> None:
             [SyncCode(region="x", number=1), SyncCode(region="X", number=1)],
             key=["region", "number"],
         )
+
+
+def test_empty_data_and_empty_table(alias: str) -> None:
+    plan = plan_sync(SyncParent, [], key="code", delete=True)
+    assert (plan.to_create, plan.to_update, plan.unchanged, plan.to_delete) == (
+        0,
+        0,
+        0,
+        0,
+    )
+    assert plan.apply().created == 0
+    result = sync(SyncParent, [SyncParent(code="a", name="a")], key="code")
+    assert result.created == 1
+    # Empty data with delete=True deletes every row in the scope: by contract.
+    plan = plan_sync(
+        SyncParent,
+        pl.DataFrame({"code": []}, schema={"code": pl.String}),
+        key="code",
+        delete=True,
+    )
+    assert (plan.to_delete, plan.fields) == (1, ())
+    plan.apply()
+    assert not SyncParent.objects.exists()
+
+
+def test_key_only_data_compares_nothing(alias: str) -> None:
+    seed_parents(2)
+    frame = pl.DataFrame({"code": ["p0", "p1", "new"]})
+    plan = plan_sync(SyncParent, frame, key="code")
+    assert (plan.to_create, plan.to_update, plan.unchanged) == (1, 0, 2)
+    plan.apply()
+    assert SyncParent.objects.get(code="new").name == ""

@@ -92,7 +92,7 @@ class _Pending:
         return "<new>"
 
 
-PENDING = _Pending()
+_PENDING = _Pending()
 
 
 @dataclass(frozen=True)
@@ -408,7 +408,7 @@ class _Data:
             column = columns[index]
             flags = [False] * len(objs)
             for position, value in found.items():
-                pending = value is PENDING
+                pending = value is _PENDING
                 column[position] = None if pending else value
                 flags[position] = pending
             if any(flags):
@@ -464,7 +464,7 @@ class _Data:
                 )
             elif id(related) in parent_keys:
                 value = parent_keys[id(related)]
-                found[position] = value if target.primary_key else PENDING
+                found[position] = value if target.primary_key else _PENDING
             else:
                 message = (
                     f"object {position + 1} of the {self.model.__name__} data points "
@@ -1062,7 +1062,7 @@ class _Reader:
     def read_keys(self, lookups: list[list[Any]], *, lock: bool) -> pl.DataFrame:
         """The rows whose key equals one of the data's (the database compares)."""
         if len(self.key_fields) == 1:
-            values = [v for v in lookups[0] if v is not None and v is not PENDING]
+            values = [v for v in lookups[0] if v is not None and v is not _PENDING]
             return self._read_in(str(self.key_fields[0].column), values, lock=lock)
         base = self._values(self.manager, lock)
         frames = [self.empty()]
@@ -1074,7 +1074,7 @@ class _Reader:
                 for key in zip(
                     *(column[start : start + chunk] for column in lookups), strict=True
                 )
-                if not any(v is None or v is PENDING for v in key)
+                if not any(v is None or v is _PENDING for v in key)
             ]
             if not keys:
                 continue
@@ -1398,7 +1398,7 @@ def _fill_plan(plan: SyncPlan, joined: pl.DataFrame, incoming: _Data) -> None:
             if f.attname in pending:
                 flags_sample = pending[f.attname].gather(sample.get_column(_ROW))
                 afters = [
-                    PENDING if flag_ else after
+                    _PENDING if flag_ else after
                     for after, flag_ in zip(afters, flags_sample.to_list(), strict=True)
                 ]
             plan.samples[f.name] = [
@@ -1658,11 +1658,11 @@ def plan_sync_bulks(
 
 
 def _object_keys(plan: SyncPlan) -> dict[int, Any]:
-    """``{id(object): pk or PENDING}`` for the plan's objects, for its children."""
+    """``{id(object): pk or _PENDING}`` for the plan's objects, for its children."""
     objs = plan._data.objects
     if objs is None:
         return {}
-    found: dict[int, Any] = {id(objs[row]): PENDING for row in plan._create_rows}
+    found: dict[int, Any] = {id(objs[row]): _PENDING for row in plan._create_rows}
     for part in (plan._update, plan._unchanged):
         for row, pk in part.select(_ROW, _PK).iter_rows():
             found[id(objs[row])] = pk
