@@ -49,6 +49,7 @@ from winidjango.src.commands._checks import (
     check_column_types,
     check_columns,
 )
+from winidjango.src.commands._parallel import build_in_processes, clean_in_processes
 from winidjango.src.commands._progress import ChunkProgress
 from winidjango.src.commands._report import ImportReport
 from winidjango.src.commands.base.base import ABCBaseCommand
@@ -396,7 +397,7 @@ class ImportDataBaseCommand(ABCBaseCommand):
         with self._step("clean"):
             cleaned = self.clean_data(raw)
         with self._step("build"):
-            bulks = self._build(cleaned)
+            bulks = self._build(cleaned, keys)
             self._check_key_models(bulks, keys, syncing=syncing)
         with self._step("check"):
             self._check(bulks)
@@ -429,6 +430,8 @@ class ImportDataBaseCommand(ABCBaseCommand):
         check_columns(df, cleaning_cls)
         check_column_types(df, cleaning_cls)
         try:
+            if self.processes is not None and self.processes > 1:
+                return clean_in_processes(cleaning_cls, df, processes=self.processes)
             return cleaning_cls(df).df
         except (KeyError, TypeError, ValueError, pl.exceptions.PolarsError) as error:
             message = f"{cleaning_cls.__name__} refused the data: {error}"
@@ -964,9 +967,17 @@ class ImportDataBaseCommand(ABCBaseCommand):
         self.report.rows_read = df.height
         return df
 
-    def _build(self, cleaned: pl.DataFrame) -> _Bulks:
+    def _build(
+        self, cleaned: pl.DataFrame, keys: Mapping[type[Model], Sequence[str]]
+    ) -> _Bulks:
         self.report.rows_kept = cleaned.height
-        return self._as_bulks(self.get_bulks_by_model(cleaned), "get_bulks_by_model")
+        if self.processes is not None and self.processes > 1:
+            given: Any = build_in_processes(
+                self, cleaned, processes=self.processes, keys=keys
+            )
+        else:
+            given = self.get_bulks_by_model(cleaned)
+        return self._as_bulks(given, "get_bulks_by_model")
 
     def _as_bulks(self, given: Any, hook: str) -> _Bulks:
         if not isinstance(given, Mapping):
