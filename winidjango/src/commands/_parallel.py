@@ -14,12 +14,13 @@ only the CPU-bound steps before them run in workers:
   command's ``get_bulks_by_model`` on its slice, on a copy of the command
   (its class, options and the attributes that can be pickled). Objects come
   back pickled, frames as Arrow IPC inside the pickle; the parent joins each
-  model's rows in slice order. For a model with key fields, a row that is
-  identical to a row of an earlier slice is dropped (a command that builds a
-  small table from its own attributes gives it in every slice), and objects
-  that pointed to a dropped object point to the kept one. Rows with the same
-  key and different values are kept, so that the check after the build
-  refuses them as in one process.
+  model's rows in slice order. For a model with key fields, a row whose key
+  an earlier slice already gave is dropped and the first slice's row kept,
+  as a build that keeps the first row per key does in one process (a
+  command that builds a small table from its own attributes gives it in
+  every slice); objects that pointed to a dropped object point to the kept
+  one. Rows repeating a key within one slice are kept, so that the checks
+  after the build refuse them as in one process.
 
 Workers are started with the ``spawn`` method: a fresh interpreter that
 imports Django with the same ``DJANGO_SETTINGS_MODULE`` and no copy of the
@@ -33,7 +34,7 @@ import atexit
 import multiprocessing
 import os
 import pickle
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
@@ -81,7 +82,7 @@ def slices(height: int, processes: int) -> list[tuple[int, int]]:
 
 
 def _rows_text(start: int, end: int, index: int, count: int) -> str:
-    return f"rows {start + 1}-{end}, process {index + 1} of {count}"
+    return f"rows {start + 1}-{end} (process {index + 1} of {count})"
 
 
 # -- the pool -------------------------------------------------------------------
@@ -184,7 +185,7 @@ def clean_in_processes(
     parts = []
     for index, (result, error) in enumerate(_run(len(bounds), _clean_slice, tasks)):
         if error is not None:
-            where = _rows_text(*bounds[index], index, len(bounds))
+            where = "clean, " + _rows_text(*bounds[index], index, len(bounds))
             raise _with_rows(error, where) from error
         parts.append(result)
     merger = cleaning_cls.__new__(cleaning_cls)
@@ -240,6 +241,8 @@ def _build_slice(
 ) -> bytes:
     import io  # noqa: PLC0415
 
+    from django.core.management.base import OutputWrapper  # noqa: PLC0415
+    from django.core.management.color import no_style  # noqa: PLC0415
     from django.db import connections  # noqa: PLC0415
 
     for alias, name in databases.items():
@@ -250,7 +253,12 @@ def _build_slice(
     command_cls: Any = import_module(module)
     for part in qualname.split("."):
         command_cls = getattr(command_cls, part)
-    command = command_cls(stdout=io.StringIO(), stderr=io.StringIO())
+    # Not __init__: a subclass's may take other arguments, and the state
+    # copied from the parent is what __init__ and the run have set.
+    command = command_cls.__new__(command_cls)
+    command.stdout = OutputWrapper(io.StringIO())
+    command.stderr = OutputWrapper(io.StringIO())
+    command.style = no_style()
     for name, value in state.items():
         vars(command)[name] = pickle.loads(value)
     try:
@@ -269,18 +277,18 @@ def build_in_processes(
     df: pl.DataFrame,
     *,
     processes: int,
-    keys: Iterable[type[Model]],
+    keys: Mapping[type[Model], Sequence[str]],
 ) -> dict[type[Model], list[Model] | pl.DataFrame]:
     """Run ``command.get_bulks_by_model`` on slices of ``df`` in workers.
 
     Returns the bulks of all slices, each model's rows in slice order; for
-    the models in ``keys``, rows identical to a row of an earlier slice are
-    dropped (see the module's docstring). A frame too small for two slices
-    is built here. A worker's error becomes a ``CommandError`` naming the
-    build step and the slice's rows.
+    the models in ``keys``, a key that an earlier slice already gave keeps
+    that slice's row (see :func:`merge_bulks`). A frame too small for two
+    slices is built here. A worker's error becomes a ``CommandError`` naming
+    the build step and the slice's rows.
 
     Examples:
-        >>> build_in_processes(command, df, processes=2, keys=[Book])  # doctest: +SKIP
+        >>> build_in_processes(command, df, processes=2, keys={})  # doctest: +SKIP
     """
     bounds = slices(df.height, processes)
     if len(bounds) == 1:
@@ -294,6 +302,7 @@ def build_in_processes(
     cls = type(command)
     path = (cls.__module__, cls.__qualname__)
     state = _picklable_state(command)
+    # A test database, or a NAME changed at run time, is what the parent uses.
     databases = {
         alias: str(connections[alias].settings_dict["NAME"])
         for alias in connections.settings
@@ -306,29 +315,32 @@ def build_in_processes(
         if error is not None:
             where = _rows_text(*bounds[index], index, len(bounds))
             message = (
-                f"build ({where}): {cls.__name__}.get_bulks_by_model() failed: "
+                f"build, {where}: {cls.__name__}.get_bulks_by_model() failed: "
                 f"{type(error).__name__}: {error}"
             )
             raise CommandError(message) from error
         parts.append(pickle.loads(result))
-    return merge_bulks(parts, keys=set(keys))
+    return merge_bulks(parts, keys=keys)
 
 
 def merge_bulks(
     parts: Sequence[Mapping[type[Model], list[Model] | pl.DataFrame]],
     *,
-    keys: set[type[Model]],
+    keys: Mapping[type[Model], Sequence[str]],
 ) -> dict[type[Model], list[Model] | pl.DataFrame]:
     """Join the bulks of several slices, model by model, in slice order.
 
-    For the models in ``keys``, a row (or object) equal in every field to one
-    of an earlier slice is dropped, and objects that pointed to a dropped
-    object point to the kept one instead.
+    For a model in ``keys``, a row (or object) whose key an earlier slice
+    already gave is dropped: the first slice's row stays, as ``keep="first"``
+    would keep it in one process; objects that pointed to a dropped object
+    point to the kept one instead. Rows repeating a key within one slice are
+    kept, so that the checks refuse them as they would in one process.
 
     Examples:
-        >>> merge_bulks([{Tag: [Tag(name="a")]}, {Tag: [Tag(name="a")]}], keys={Tag})
+        >>> merge_bulks([{Tag: [Tag(name="a")]}, {Tag: [Tag(name="a")]}], keys={Tag: ["name"]})
         {<class 'Tag'>: [<Tag: a>]}
-    """
+    """  # noqa: E501
+    from winidjango.src.db.imports import key_fields  # noqa: PLC0415
     from winidjango.src.db.models import topological_sort_models  # noqa: PLC0415
 
     models = list(dict.fromkeys(model for part in parts for model in part))
@@ -336,6 +348,7 @@ def merge_bulks(
     merged: dict[type[Model], list[Model] | pl.DataFrame] = {}
     for model in topological_sort_models(models):
         given = [part[model] for part in parts if model in part]
+        fields = key_fields(model, keys[model]) if model in keys else []
         frames = [bulk for bulk in given if isinstance(bulk, pl.DataFrame)]
         if frames and len(frames) != len(given):
             message = (
@@ -344,10 +357,10 @@ def merge_bulks(
             )
             raise CommandError(message)
         if frames:
-            merged[model] = _merge_frames(frames, dedupe=model in keys)
+            merged[model] = _merge_frames(frames, fields)
         else:
             lists = [bulk for bulk in given if not isinstance(bulk, pl.DataFrame)]
-            merged[model] = _merge_objects(lists, replaced, dedupe=model in keys)
+            merged[model] = _merge_objects(lists, fields, replaced)
     if replaced:
         for bulk in merged.values():
             if not isinstance(bulk, pl.DataFrame):
@@ -355,63 +368,63 @@ def merge_bulks(
     return {model: merged[model] for model in models}
 
 
-def _merge_frames(frames: list[pl.DataFrame], *, dedupe: bool) -> pl.DataFrame:
-    joined = pl.concat(frames, how="vertical_relaxed")
-    if not dedupe or joined.is_empty():
-        return joined
-    # A row's first slice: rows repeated within one slice stay, as in one
-    # process; a copy of an earlier slice's row goes.
-    column = "__winidjango_slice__"
-    sliced = pl.concat(
+def _merge_frames(frames: list[pl.DataFrame], fields: Sequence[Any]) -> pl.DataFrame:
+    if not fields:
+        return pl.concat(frames, how="vertical_relaxed")
+    columns = []
+    for field in fields:
+        names = [field.name, getattr(field, "attname", field.name)]
+        found = [name for name in names if name in frames[0].columns]
+        if not found:
+            # Left for the frame check to refuse, as in one process.
+            return pl.concat(frames, how="vertical_relaxed")
+        columns.append(found[0])
+    slice_column = "__winidjango_slice__"
+    joined = pl.concat(
         [
-            frame.with_columns(pl.lit(index, dtype=pl.Int32).alias(column))
+            frame.with_columns(pl.lit(index, dtype=pl.Int32).alias(slice_column))
             for index, frame in enumerate(frames)
         ],
         how="vertical_relaxed",
     )
-    first = pl.col(column).min().over(joined.columns)
-    return sliced.filter(pl.col(column) == first).drop(column)
+    first = pl.col(slice_column).min().over(columns)
+    # A row without a full key is no copy of another: the checks see it.
+    incomplete = pl.any_horizontal(pl.col(name).is_null() for name in columns)
+    kept = (pl.col(slice_column) == first) | incomplete
+    return joined.filter(kept).drop(slice_column)
 
 
 def _merge_objects(
-    lists: list[list[Model]], replaced: dict[int, Model], *, dedupe: bool
+    lists: list[list[Model]], fields: Sequence[Any], replaced: dict[int, Model]
 ) -> list[Model]:
-    if not dedupe:
+    if not fields:
         return [obj for objs in lists for obj in objs]
     seen: dict[Any, Model] = {}
     merged: list[Model] = []
     for objs in lists:
         found: dict[Any, Model] = {}
         for obj in objs:
-            signature = _signature(obj, replaced)
-            kept = seen.get(signature)
+            key = _key(obj, fields, replaced)
+            kept = seen.get(key)
             if kept is not None:
                 replaced[id(obj)] = kept
                 continue
-            found.setdefault(signature, obj)
+            found.setdefault(key, obj)
             merged.append(obj)
-        for signature, obj in found.items():
-            seen.setdefault(signature, obj)
+        for key, obj in found.items():
+            seen.setdefault(key, obj)
     return merged
 
 
-def _signature(obj: Model, replaced: Mapping[int, Model]) -> tuple[Any, ...]:
-    """What makes two objects the same row: every concrete field's value.
-
-    A relation to an unsaved object counts by that object's identity (after
-    replacement), since it has no key yet.
-    """
-    values: list[Any] = [type(obj), obj._state.adding]
-    for field in obj._meta.concrete_fields:
-        value: Any
+def _key(obj: Model, fields: Sequence[Any], replaced: Mapping[int, Model]) -> Any:
+    """The object's key; a relation to an unsaved object counts by identity."""
+    values: list[Any] = []
+    for field in fields:
+        value: Any = getattr(obj, field.attname)
         if isinstance(field, ForeignObject) and field.is_cached(obj):
             related = field.get_cached_value(obj)
             if related is not None and related.pk is None:
                 value = ("unsaved", id(replaced.get(id(related), related)))
-            else:
-                value = getattr(obj, field.attname)
-        else:
-            value = getattr(obj, field.attname)
         values.append(_hashable(value))
     return tuple(values)
 
