@@ -9,6 +9,7 @@ test database that the parent uses.
 """
 
 import io
+import time
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -217,3 +218,26 @@ def test_merge_keeps_the_first_slice_per_key_and_rows_repeated_in_one_slice(
     unkeyed_frame = unkeyed[Tag]
     assert isinstance(unkeyed_frame, pl.DataFrame)
     assert unkeyed_frame.height == 6
+
+
+class SlowBuildCommand(CatalogCommand):
+    """Takes seconds to build a slice that holds the title ``slow``."""
+
+    def get_bulks_by_model(
+        self, df: pl.DataFrame
+    ) -> Mapping[type[Model], list[Model] | pl.DataFrame]:
+        if "slow" in df["title"].to_list():
+            time.sleep(3)
+        return super().get_bulks_by_model(df)
+
+
+def test_timeout_while_workers_build_rolls_back_and_says_timed_out(
+    alias: str,
+) -> None:
+    rows = catalog_rows()
+    rows[2900] = ("P1", "Publisher 1", "isbn-02900", "slow", 3)
+    command = SlowBuildCommand(import_catalog.catalog_frame(rows))
+    with pytest.raises(CommandError, match="Timed out after 1"):
+        run(command, alias, processes=2, timeout=1)
+    assert Publisher.objects.count() == 0
+    assert Edition.objects.count() == 0

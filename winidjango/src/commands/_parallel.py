@@ -36,6 +36,7 @@ import os
 import pickle
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
@@ -141,16 +142,17 @@ def _run(
     pool = _pool(processes)
     futures = [pool.submit(function, *task) for task in tasks]
     results: list[tuple[Any, BaseException | None]] = []
-    for future in futures:
-        try:
-            results.append((future.result(), None))
-        except BaseException as error:
-            if isinstance(error, KeyboardInterrupt):
-                raise
-            results.append((None, error))
-    if any(
-        type(error).__name__ == "BrokenProcessPool" for _, error in results if error
-    ):
+    try:
+        for future in futures:
+            # exception() returns what the worker raised; what interrupts the
+            # wait here (--timeout's alarm, Ctrl-C) propagates as it is.
+            error = future.exception()
+            results.append((None if error else future.result(), error))
+    except BaseException:
+        for future in futures:
+            future.cancel()
+        raise
+    if any(isinstance(error, BrokenProcessPool) for _, error in results):
         for key, kept in list(_pools.items()):
             if kept is pool:
                 del _pools[key]
@@ -438,9 +440,24 @@ def _hashable(value: Any) -> Any:
 
 
 def _repoint(objs: list[Model], replaced: Mapping[int, Model]) -> None:
+    if not objs:
+        return
+    relations = [
+        field
+        for field in objs[0]._meta.concrete_fields
+        if isinstance(field, ForeignObject)
+    ]
+    targets = {type(obj) for obj in replaced.values()}
+    relations = [
+        field
+        for field in relations
+        if any(issubclass(target, field.related_model) for target in targets)
+    ]
+    if not relations:
+        return
     for obj in objs:
-        for field in obj._meta.concrete_fields:
-            if not (isinstance(field, ForeignObject) and field.is_cached(obj)):
+        for field in relations:
+            if not field.is_cached(obj):
                 continue
             related = field.get_cached_value(obj)
             if related is not None and id(related) in replaced:
