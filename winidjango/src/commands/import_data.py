@@ -23,6 +23,10 @@ The engine (foreign-key-ordered writes, key matching, deferred constraint
 checks) is in :mod:`winidjango.src.db.imports` and :mod:`winidjango.src.db.sync`,
 callable without a command.
 
+With ``--processes N`` (N of 2 or more) the clean and build steps run in
+worker processes (:mod:`winidjango.src.commands._parallel`); the steps after
+them, and every write, stay in the command's process.
+
 All steps run inside the base command's transaction: bad data found at any
 step writes nothing, and ``--dry-run`` and ``--timeout`` roll back the whole
 import. A deletion that is refused (the guard) or not confirmed stops the
