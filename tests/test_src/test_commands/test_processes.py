@@ -241,3 +241,46 @@ def test_timeout_while_workers_build_rolls_back_and_says_timed_out(
         run(command, alias, processes=2, timeout=1)
     assert Publisher.objects.count() == 0
     assert Edition.objects.count() == 0
+
+
+def test_flights_slice_with_two_processes_writes_what_one_process_writes(
+    alias: str,
+) -> None:
+    """The demo's five tables, frames and objects: small tables in every slice."""
+    from examples.flights.flights.management.commands import import_flights
+    from examples.flights.flights.models import (
+        Airline,
+        Airport,
+        Flight,
+        Plane,
+        Weather,
+    )
+
+    models: list[type[Model]] = [Flight, Weather, Plane, Airport, Airline]
+
+    def written() -> dict[str, list[tuple[Any, ...]]]:
+        tables = {}
+        for model in models:
+            names = [
+                f.attname for f in model._meta.concrete_fields if not f.primary_key
+            ]
+            if not model._meta.pk.auto_created and model._meta.pk.name != "id":
+                names.append(model._meta.pk.attname)
+            rows = model._default_manager.values_list(*names)
+            tables[model.__name__] = sorted(map(tuple, rows), key=repr)
+        return tables
+
+    def empty() -> None:
+        for model in models:
+            model._default_manager.all().delete()
+
+    for objects in (False, True):
+        run(import_flights.Command(), alias, limit=5000, objects=objects, processes=1)
+        by_one = written()
+        empty()
+        run(import_flights.Command(), alias, limit=5000, objects=objects, processes=2)
+        by_two = written()
+        empty()
+        assert by_two == by_one
+        assert len(by_two["Flight"]) > 4000
+        assert len(by_two["Airline"]) == 16
