@@ -432,3 +432,51 @@ def test_changed_copy_with_a_smaller_slice_is_refused_by_the_guard(
         run_import(alias, data_dir=tmp_path, delete=True, yes=True)
     assert db_counts() == before
     assert Airline.objects.get(carrier="UA").name == "United Air Lines Inc."
+
+
+def test_unconfirmed_deletion_through_manage_py_exits_non_zero(tmp_path: Path) -> None:
+    database = tmp_path / "flights.sqlite3"
+    env = {**os.environ, "FLIGHTS_DATABASE_URL": f"sqlite:///{database}"}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    manage = [sys.executable, str(ROOT / "examples" / "flights" / "manage.py")]
+    changed = tmp_path / "changed"
+
+    def manage_py(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*manage, *args],
+            cwd=tmp_path,
+            env=env,
+            stdin=subprocess.DEVNULL,  # no terminal: nobody can confirm
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+
+    assert manage_py("import_flights", "--limit", "1000").returncode == 0
+    assert (
+        manage_py("make_changed_copy", str(changed), "--limit", "1000").returncode == 0
+    )
+    with sqlite3.connect(database) as connection:
+        before = connection.execute(
+            "SELECT (SELECT COUNT(*) FROM flights_flight),"
+            " (SELECT name FROM flights_airline WHERE carrier = 'UA'),"
+            " (SELECT SUM(seats) FROM flights_plane)"
+        ).fetchone()
+
+    result = manage_py(
+        "import_flights", "--data-dir", str(changed), "--limit", "1000", "--delete"
+    )
+
+    assert result.returncode == 1
+    assert "Not confirmed: Delete 2 rows (flights.Flight 2)" in result.stderr
+    assert "Deletion not confirmed: nothing was written" in result.stderr
+    with sqlite3.connect(database) as connection:
+        after = connection.execute(
+            "SELECT (SELECT COUNT(*) FROM flights_flight),"
+            " (SELECT name FROM flights_airline WHERE carrier = 'UA'),"
+            " (SELECT SUM(seats) FROM flights_plane)"
+        ).fetchone()
+    # Nothing: not the deletion, nor the airline's new name, nor the seats.
+    assert after == before
+    assert before[1] == "United Air Lines Inc."

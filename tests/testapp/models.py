@@ -270,6 +270,8 @@ class SyncArticle(BaseModel):
     slug = models.SlugField(unique=True)
     title = models.CharField(max_length=200)
     words = models.IntegerField(default=0)
+    # NULL, not "": rows without a ref must not clash in the unique index.
+    ref = models.CharField(max_length=20, unique=True, null=True)  # noqa: DJ001
 
     def __str__(self) -> str:
         return self.slug

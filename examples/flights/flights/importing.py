@@ -28,7 +28,6 @@ MODELS: dict[str, type[Model]] = {
     data.WEATHER: Weather,
     data.FLIGHTS: Flight,
 }
-TABLE_OF: dict[type[Model], str] = {model: name for name, model in MODELS.items()}
 
 #: The fields that identify a row of each model in the data (its natural
 #: key); the database enforces each as unique, so the import can sync.

@@ -812,3 +812,51 @@ def test_without_keys_saved_objects_are_reported_not_dropped_silently(
     out, _ = run(command, alias)
     assert "1 row given as saved objects were left as they are" in out
     assert Author.objects.get(name="Ann").birth_year is None
+
+
+def test_a_change_between_plan_and_apply_fails_with_nothing_written(
+    alias: str,
+) -> None:
+    rows = catalog_rows(40)
+    run(CatalogCommand(rows), alias)
+
+    class Meddling(CatalogCommand):
+        def confirm(self, question: str) -> bool:
+            # Another writer changes a row the plan updates, after planning.
+            Edition.objects.filter(isbn="isbn0002").update(pages=555)
+            return True
+
+    changed = [(*row[:4], 9) if row[2] == "isbn0002" else row for row in rows[1:]]
+    with pytest.raises(CommandError, match="changed while the import was planned"):
+        run(Meddling(changed), alias, "--delete", "--yes")
+    # The command's transaction rolled back the meddling write too; the
+    # deletion of isbn0001 and the update were not made.
+    assert editions()["isbn0002"] == ("P0", "T2", 2)
+    assert "isbn0001" in editions()
+
+
+@pytest.mark.parametrize(
+    ("text", "rows", "total", "allowed"),
+    [
+        ("10%", 10, 100, True),
+        ("10%", 11, 100, False),
+        ("0", 1, 100, False),
+        ("500", 500, 10, True),
+        ("2.5%", 1, 40, True),
+        ("2.5%", 2, 40, False),
+    ],
+)
+def test_delete_limit_parses_rows_and_percentages(
+    text: str, rows: int, total: int, allowed: bool
+) -> None:
+    assert import_data.DeleteLimit.parse(text).allows(rows, total=total) is allowed
+
+
+@pytest.mark.parametrize("text", ["", "ten", "-1", "101%", "5 %%"])
+def test_delete_limit_refuses_nonsense(alias: str, text: str) -> None:
+    run(CatalogCommand(catalog_rows(3)), alias)
+    with pytest.raises(CommandError, match="--max-delete must be a number of rows"):
+        run(
+            CatalogCommand(catalog_rows(1)), alias, "--delete", "--yes", max_delete=text
+        )
+    assert len(editions()) == 3

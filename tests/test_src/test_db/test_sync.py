@@ -410,7 +410,7 @@ def test_unchanged_rows_untouched_auto_now_kept(alias: str) -> None:
         SyncArticle(slug="s2", title="t2", words=2),
     ]
     plan = plan_sync(SyncArticle, data, key="slug")
-    assert plan.fields == ("title", "words")
+    assert plan.fields == ("title", "words", "ref")
     assert (plan.to_update, plan.unchanged) == (1, 2)
     plan.apply()
     after = dict(SyncArticle.objects.values_list("slug", "updated_at"))
@@ -718,3 +718,18 @@ def test_mariadb_case_insensitive_key_matches(alias: str) -> None:
     result = sync(SyncParent, frame, key="code")
     assert (result.updated, result.unchanged, result.created) == (1, 1, 0)
     assert parents_table() == [("Abc", "frame", "a"), ("Ünï", "u", "a")]
+
+
+def test_rows_with_a_null_key_are_never_deleted(alias: str) -> None:
+    SyncArticle.objects.bulk_create(
+        [
+            SyncArticle(slug="a", title="a", ref="r1"),
+            SyncArticle(slug="b", title="b", ref=None),
+            SyncArticle(slug="c", title="c", ref="r3"),
+        ]
+    )
+    data = [SyncArticle(slug="a", title="a", ref="r1")]
+    plan = plan_sync(SyncArticle, data, key="ref", fields=["title"], delete=True)
+    assert (plan.unchanged, plan.to_delete) == (1, 1)
+    plan.apply()
+    assert sorted(SyncArticle.objects.values_list("slug", flat=True)) == ["a", "b"]

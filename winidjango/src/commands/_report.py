@@ -69,7 +69,7 @@ class ImportReport:
             f"  rows read: {self.rows_read}, kept after cleaning: {self.rows_kept}",
             f"  created: {_counts(self.created)}",
         ]
-        if self.updated or self.unchanged:
+        if any(self.updated.values()) or any(self.unchanged.values()):
             lines.append(f"  updated: {_counts(self.updated)}")
             lines.append(f"  unchanged: {_counts(self.unchanged)}")
         for label, changes in self.field_changes.items():

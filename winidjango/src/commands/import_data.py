@@ -62,6 +62,7 @@ from winidjango.src.db.bulk import (
     check_frame,
     simulate_bulk_deletion,
 )
+from winidjango.src.db.exceptions import StalePlanError
 from winidjango.src.db.imports import (
     check_deferred_constraints,
     find_missing_rows,
@@ -175,14 +176,17 @@ def _delete_limit(text: str) -> DeleteLimit:
 
 @dataclass
 class _Deletion:
-    """What ``--delete`` would remove from one model, before anything runs."""
+    """What ``--delete`` would remove from one model, for the guard.
+
+    ``rows`` of the model itself (cascades are shown, not counted), of
+    ``total`` rows in the delete scope before the run; ``imported`` rows of
+    the model are in the imported data.
+    """
 
     model: type[Model]
     rows: int
     total: int
     imported: int
-    samples: list[tuple[Any, ...]]
-    cascade: dict[str, int]
 
 
 class ImportDataBaseCommand(ABCBaseCommand):
@@ -551,8 +555,6 @@ class ImportDataBaseCommand(ABCBaseCommand):
                 rows=plans[model].to_delete,
                 total=self._count_in_scope(model, delete.get(model)),
                 imported=len(bulks[model]),
-                samples=list(getattr(plans[model], "delete_samples", []))[:SAMPLE_KEYS],
-                cascade=dict(plans[model].cascade),
             )
             for model in plans
             if self.delete and plans[model].to_delete
@@ -576,6 +578,12 @@ class ImportDataBaseCommand(ABCBaseCommand):
                 check_deferred_constraints(list(bulks), using=self.database)
             except (IntegrityError, DataError) as error:
                 raise _database_refusal(error) from error
+            except StalePlanError as error:
+                message = (
+                    f"The database changed while the import was planned: {error}. "
+                    "Nothing was written; run the import again."
+                )
+                raise CommandError(message) from error
         for model, result in results.items():
             label = _label(model)
             self.report.created[label] = result.created
@@ -749,6 +757,7 @@ class ImportDataBaseCommand(ABCBaseCommand):
         # counting primary keys per model counts it once.
         doomed: dict[str, set[Any]] = {}
         deletions = []
+        samples: dict[type[Model], list[tuple[Any, ...]]] = {}
         for model, pks in stale.items():
             if not pks:
                 continue
@@ -763,7 +772,6 @@ class ImportDataBaseCommand(ABCBaseCommand):
                     "Nothing was written."
                 )
                 raise CommandError(message) from error
-            cascade = {_label(other): len(objs) for other, objs in preview.items()}
             for doomed_model, objs in preview.items():
                 doomed.setdefault(_label(doomed_model), set()).update(
                     o.pk for o in objs
@@ -772,7 +780,7 @@ class ImportDataBaseCommand(ABCBaseCommand):
                 getattr(field, "attname", field.name)
                 for field in key_fields(model, keys[model])
             ]
-            samples = [
+            samples[model] = [
                 tuple(getattr(row, name) for name in attnames)
                 for row in rows[:SAMPLE_KEYS]
             ]
@@ -782,8 +790,6 @@ class ImportDataBaseCommand(ABCBaseCommand):
                     rows=len(pks),
                     total=model._default_manager.using(alias).count(),
                     imported=len(bulks[model]),
-                    samples=samples,
-                    cascade=cascade,
                 )
             )
         preview_counts = {label: len(pks) for label, pks in doomed.items() if pks}
@@ -794,9 +800,9 @@ class ImportDataBaseCommand(ABCBaseCommand):
             "To delete (not in the imported data; cascades included): "
             + _counts_text(preview_counts)
         )
-        for deletion in deletions:
-            shown = ", ".join(map(repr, deletion.samples))
-            self.say(f"  {_label(deletion.model)}, e.g.: {shown}")
+        for model, keys_shown in samples.items():
+            shown = ", ".join(map(_key_text, keys_shown))
+            self.say(f"  {_label(model)}, e.g.: {shown}")
         self.report.to_delete = preview_counts
         return deletions
 
