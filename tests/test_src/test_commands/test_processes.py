@@ -284,3 +284,15 @@ def test_flights_slice_with_two_processes_writes_what_one_process_writes(
         assert by_two == by_one
         assert len(by_two["Flight"]) > 4000
         assert len(by_two["Airline"]) == 16
+
+
+def test_a_command_class_workers_cannot_import_is_refused_before_writing(
+    alias: str,
+) -> None:
+    class Local(CatalogCommand):
+        pass
+
+    command = Local(import_catalog.catalog_frame(catalog_rows()))
+    with pytest.raises(CommandError, match="must be importable by a worker"):
+        run(command, alias, processes=2)
+    assert Edition.objects.count() == 0

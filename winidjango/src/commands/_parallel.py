@@ -303,6 +303,13 @@ def build_in_processes(
 
     cls = type(command)
     path = (cls.__module__, cls.__qualname__)
+    if "<locals>" in cls.__qualname__:
+        message = (
+            f"--processes: {cls.__qualname__} must be importable by a worker "
+            "process (defined at the top level of a module, not inside a "
+            "function)"
+        )
+        raise CommandError(message)
     state = _picklable_state(command)
     # A test database, or a NAME changed at run time, is what the parent uses.
     databases = {
