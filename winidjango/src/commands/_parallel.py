@@ -175,13 +175,15 @@ def clean_in_processes(
     Gives the frame that ``cleaning_cls(df).df`` gives (see the module's
     docstring for how rules across slices are kept). A slice the cleaning
     class refuses raises the worker's exception, its message prefixed with
-    the slice's rows; a frame too small for two slices is cleaned here.
+    the slice's rows. A frame too small for two slices, or a class defined
+    inside a function (which cannot be sent to a worker), is cleaned here.
 
     Examples:
         >>> clean_in_processes(BookCleaningDF, raw, processes=2)  # doctest: +SKIP
     """
     bounds = slices(df.height, processes)
-    if len(bounds) == 1:
+    # A class defined inside a function cannot reach a worker by pickle.
+    if len(bounds) == 1 or "<locals>" in cleaning_cls.__qualname__:
         return cleaning_cls(df).df
     tasks = [(cleaning_cls, df.slice(start, end - start)) for start, end in bounds]
     parts = []
