@@ -9,7 +9,8 @@ only the CPU-bound steps before them run in workers:
   (duplicates per unique subset, with the added-up columns, then the sort
   and the final checks), so that a key repeated in two slices is handled as
   in one process: the first row is kept and the ``get_add_on_duplicate_cols``
-  columns hold the sum over all of them.
+  columns hold the sum over all of them. A cleaning class with more than one
+  unique subset cleans in the command's process, where this would not hold.
 - **build**: the cleaned frame is cut again and each worker runs the
   command's ``get_bulks_by_model`` on its slice, on a copy of the command
   (its class, options and the attributes that can be pickled). Objects come
@@ -175,15 +176,23 @@ def clean_in_processes(
     Gives the frame that ``cleaning_cls(df).df`` gives (see the module's
     docstring for how rules across slices are kept). A slice the cleaning
     class refuses raises the worker's exception, its message prefixed with
-    the slice's rows. A frame too small for two slices, or a class defined
-    inside a function (which cannot be sent to a worker), is cleaned here.
+    the slice's rows. A frame too small for two slices, a class defined
+    inside a function (which cannot be sent to a worker) and a class with
+    more than one unique subset (whose duplicates depend on the order of the
+    rules across the whole data) are cleaned here, in one process.
 
     Examples:
         >>> clean_in_processes(BookCleaningDF, raw, processes=2)  # doctest: +SKIP
     """
     bounds = slices(df.height, processes)
-    # A class defined inside a function cannot reach a worker by pickle.
-    if len(bounds) == 1 or "<locals>" in cleaning_cls.__qualname__:
+    if (
+        len(bounds) == 1
+        # A class defined inside a function cannot reach a worker by pickle.
+        or "<locals>" in cleaning_cls.__qualname__
+        # With two unique subsets, a slice can drop a row under the second
+        # that the whole data would have dropped under the first instead.
+        or len(cleaning_cls.get_unique_subsets()) > 1
+    ):
         return cleaning_cls(df).df
     tasks = [(cleaning_cls, df.slice(start, end - start)) for start, end in bounds]
     parts = []
