@@ -296,3 +296,31 @@ def test_a_command_class_workers_cannot_import_is_refused_before_writing(
     with pytest.raises(CommandError, match="must be importable by a worker"):
         run(command, alias, processes=2)
     assert Edition.objects.count() == 0
+
+
+class TwoSubsetsCleaningDF(import_library.LibraryCleaningDF):
+    """Duplicates by (author, title), then by title alone."""
+
+    @classmethod
+    def get_unique_subsets(cls) -> tuple[tuple[str, ...], ...]:
+        return ((cls.AUTHOR, cls.TITLE), (cls.TITLE,))
+
+
+@pytest.mark.parametrize(
+    "cleaning_cls",
+    [import_library.LibraryCleaningDF, TwoSubsetsCleaningDF],
+    ids=["one-subset", "two-subsets"],
+)
+def test_cleaning_in_slices_gives_the_frame_of_one_process(
+    cleaning_cls: type[import_library.LibraryCleaningDF],
+) -> None:
+    # Every title three times across the data, by two authors; pages add up.
+    rows = [(f"A{n % 2}", f"T{n % 1000:04d}", n) for n in range(ROWS)]
+    raw = pl.DataFrame(
+        rows,
+        schema={"author": pl.Utf8, "title": pl.Utf8, "pages": pl.Int64},
+        orient="row",
+    )
+    in_one = cleaning_cls(raw).df
+    in_two = _parallel.clean_in_processes(cleaning_cls, raw, processes=2)
+    assert in_two.equals(in_one)
