@@ -127,7 +127,11 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help=(
             "Worker processes for a CPU-bound stage of the command, if it has "
-            "one (default: one per CPU)."
+            "one (default: one per CPU). Import commands clean and build in N "
+            "processes only when N is 2 or more (default: one process). "
+            "Measured on the flights demo it buys nothing: reading to "
+            "checking took 3.3 s in 1 process and 16.2 s in 2 with frames, "
+            "18.3 s and 77.0 s with --objects (see docs/performance.md)."
         ),
     )
     group.add_argument(
@@ -269,7 +273,11 @@ class CommonOptionsMixin:
         """Worker processes for a CPU-bound stage; ``None`` means one per CPU.
 
         It is the value ``concurrent.futures.ProcessPoolExecutor(max_workers=)``
-        expects, so it can be passed on unchanged.
+        expects, so it can be passed on unchanged. ``ImportDataBaseCommand``
+        reads it differently: its clean and build steps use worker processes
+        only when it is 2 or more, and ``None`` keeps them in the command's
+        process (on the flights demo, workers made them slower; see
+        ``docs/performance.md``).
         """
         return self.common_options.processes
 

@@ -23,6 +23,10 @@ The engine (foreign-key-ordered writes, key matching, deferred constraint
 checks) is in :mod:`winidjango.src.db.imports` and :mod:`winidjango.src.db.sync`,
 callable without a command.
 
+With ``--processes N`` (N of 2 or more) the clean and build steps run in
+worker processes (:mod:`winidjango.src.commands._parallel`); the steps after
+them, and every write, stay in the command's process.
+
 All steps run inside the base command's transaction: bad data found at any
 step writes nothing, and ``--dry-run`` and ``--timeout`` roll back the whole
 import. A deletion that is refused (the guard) or not confirmed stops the
@@ -52,6 +56,7 @@ from winidjango.src.commands._checks import (
 )
 from winidjango.src.commands._cleaning import clean_tracked
 from winidjango.src.commands._options import positive_int
+from winidjango.src.commands._parallel import build_in_processes, clean_in_processes
 from winidjango.src.commands._progress import ChunkProgress, StepProgress
 from winidjango.src.commands._rejects import (
     RejectLimit,
@@ -537,7 +542,7 @@ class ImportDataBaseCommand(ABCBaseCommand):
             cleaned, numbers = self._clean(raw, first_row)
             step.rows = raw.height
         with self._step("build", "get_bulks_by_model", total=cleaned.height) as step:
-            bulks = self._build(cleaned)
+            bulks = self._build(cleaned, keys)
             step.rows = cleaned.height
             self._check_key_models(bulks, keys, syncing=syncing)
         rows_of: dict[type[Model], list[int] | None] = {
@@ -630,7 +635,9 @@ class ImportDataBaseCommand(ABCBaseCommand):
         A subclass that overrides :meth:`clean_data` is cleaned by it, and
         its rows cannot be traced back: their numbers are then unknown.
         """
-        if _overrides(type(self), "clean_data"):
+        if _overrides(type(self), "clean_data") or (self.processes or 1) > 1:
+            # Cleaned elsewhere (the subclass, or worker processes on slices):
+            # the rows cannot be traced back to their numbers.
             return self.clean_data(raw), None
         cleaning_cls = self.get_cleaning_df_cls()
         check_columns(raw, cleaning_cls)
@@ -823,6 +830,8 @@ class ImportDataBaseCommand(ABCBaseCommand):
         check_columns(df, cleaning_cls)
         df = check_column_types(df, cleaning_cls)
         try:
+            if self.processes is not None and self.processes > 1:
+                return clean_in_processes(cleaning_cls, df, processes=self.processes)
             return cleaning_cls(df).df
         except (KeyError, TypeError, ValueError, pl.exceptions.PolarsError) as error:
             message = f"{cleaning_cls.__name__} refused the data: {error}"
@@ -1396,9 +1405,17 @@ class ImportDataBaseCommand(ABCBaseCommand):
             f"DataFrame, a LazyFrame or an iterable of DataFrames, not {got}"
         )
 
-    def _build(self, cleaned: pl.DataFrame) -> _Bulks:
+    def _build(
+        self, cleaned: pl.DataFrame, keys: Mapping[type[Model], Sequence[str]]
+    ) -> _Bulks:
         self.report.rows_kept += cleaned.height
-        return self._as_bulks(self.get_bulks_by_model(cleaned), "get_bulks_by_model")
+        if self.processes is not None and self.processes > 1:
+            given: Any = build_in_processes(
+                self, cleaned, processes=self.processes, keys=keys
+            )
+        else:
+            given = self.get_bulks_by_model(cleaned)
+        return self._as_bulks(given, "get_bulks_by_model")
 
     def _as_bulks(self, given: Any, hook: str) -> _Bulks:
         if not isinstance(given, Mapping):
