@@ -130,6 +130,49 @@ def _raw_insert(rows: list[tuple[Any, ...]], step: int) -> None:
                 raw.executemany(sql, rows[start : start + step])
 
 
+def _raw_frame_insert(frame: Any) -> None:
+    """Write a polars frame with the driver's fastest path, nothing checked.
+
+    PostgreSQL: one COPY, ``write_row`` per row of the frame; MariaDB:
+    ``LOAD DATA LOCAL INFILE`` of the frame written as CSV by polars (needs
+    ``local_infile`` on client and server); SQLite: one ``executemany``.
+    """
+    import os
+    import tempfile
+
+    from django.db import connection
+
+    from benchmarks.benchapp.models import Row
+
+    table = Row._meta.db_table
+    columns = ", ".join(frame.columns)
+    with connection.cursor() as cursor:
+        raw = cursor.cursor
+        if connection.vendor == "postgresql":
+            with raw.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in frame.iter_rows():
+                    copy.write_row(row)
+        elif connection.vendor == "sqlite":
+            marks = ", ".join(["?"] * len(frame.columns))
+            raw.executemany(
+                f"INSERT INTO {table} ({columns}) VALUES ({marks})", frame.iter_rows()
+            )
+        else:
+            handle, name = tempfile.mkstemp(suffix=".csv")
+            os.close(handle)
+            try:
+                frame.with_columns(flag=frame["flag"].cast(int)).write_csv(
+                    name, include_header=False
+                )
+                raw.execute(
+                    f"LOAD DATA LOCAL INFILE '{name}' INTO TABLE {table} "
+                    "FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' "
+                    f"LINES TERMINATED BY '\\n' ({columns})"
+                )
+            finally:
+                os.unlink(name)
+
+
 def _raw_insert_returning(
     model: type, columns: tuple[str, ...], rows: list[tuple[Any, ...]], step: int
 ) -> list[int]:
@@ -425,6 +468,13 @@ def _build_cases(rows: int, step: int, db: str) -> list[Case]:  # noqa: PLR0915
             rows,
             setup_frame,
             timed(lambda: bulk_create_in_steps(Row, objects_from_frame(), step)),
+        ),
+        Case(
+            "frame",
+            "raw driver",
+            rows,
+            setup_frame,
+            timed(atomic_raw(lambda: _raw_frame_insert(state["frame"]))),
         ),
         Case(
             "frame",

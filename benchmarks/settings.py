@@ -25,7 +25,8 @@ _DATABASES = {
         "USER": "root",
         "HOST": "127.0.0.1",
         "PORT": "3306",
-        "OPTIONS": {"charset": "utf8mb4"},
+        # local_infile: LOAD DATA LOCAL INFILE, for frames (raw and winidjango).
+        "OPTIONS": {"charset": "utf8mb4", "local_infile": True},
     },
 }
 DATABASES = {"default": _DATABASES[BENCH_DB]}

@@ -149,3 +149,19 @@ class Ticket(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class FrameValue(models.Model):
+    """Awkward values a frame loader must store exactly (text, bytes, floats)."""
+
+    text = models.TextField(null=True)
+    blob = models.BinaryField(null=True)
+    ratio = models.FloatField(null=True)
+    amount = models.DecimalField(max_digits=20, decimal_places=6, null=True)
+    day = models.DateField(null=True)
+    moment = models.DateTimeField(null=True)
+    clock = models.TimeField(null=True)
+    count = models.IntegerField(default=7)
+
+    def __str__(self) -> str:
+        return str(self.text)

@@ -43,6 +43,9 @@ from django.db import connections, router, transaction
 from django.db.models import Model
 
 from winidjango.src.db._backends import get_writer
+from winidjango.src.db._backends.base import BulkSqlWriter
+from winidjango.src.db._backends.mysql import MySqlWriter
+from winidjango.src.db._backends.postgresql import PostgreSqlWriter
 from winidjango.src.db._delete import DeletePlan, preview_deletion, sum_delete_counts
 from winidjango.src.db._frame import FramePlan
 from winidjango.src.db._insert import InsertPlan
@@ -415,6 +418,14 @@ def bulk_create_from_frame(
     writer = get_writer(connection)
     table, columns = plan.table, plan.columns
 
+    if atomic:
+        written = _write_frame_at_once(plan, writer, alias, step, progress)
+        if written is not None:
+            logger.debug(
+                "wrote %d %s rows from a frame on %s", written, model.__name__, alias
+            )
+            return written
+
     def execute(rows: list[tuple[Any, ...]]) -> int:
         # The executing thread's connection: a worker's own with atomic=False.
         with connections[alias].cursor() as cursor:
@@ -434,6 +445,51 @@ def bulk_create_from_frame(
     written = sum(results)
     logger.debug("wrote %d %s rows from a frame on %s", written, model.__name__, alias)
     return written
+
+
+def _write_frame_at_once(
+    plan: FramePlan,
+    writer: BulkSqlWriter,
+    alias: str,
+    step: int,
+    progress: Progress | None,
+) -> int | None:
+    """Write the whole frame in one statement where the backend can; else None.
+
+    PostgreSQL: one ``COPY`` fed chunk by chunk, so ``step`` still bounds the
+    rows held in memory while the server sees a single statement. MariaDB and
+    MySQL: one ``LOAD DATA LOCAL INFILE`` when the connection allows it (see
+    :mod:`winidjango.src.db._backends.mysql`). Both run in one transaction,
+    so a failure anywhere leaves nothing written.
+    """
+    model = plan.model
+    connection = connections[alias]
+    if isinstance(writer, PostgreSqlWriter):
+
+        def rows() -> Iterator[tuple[Any, ...]]:
+            for chunk in plan.chunks(step):
+                chunk_rows = plan.rows(chunk)
+                yield from chunk_rows
+                if progress is not None:
+                    progress(model, len(chunk_rows))
+
+        with transaction.atomic(using=alias), connection.cursor() as cursor:
+            writer.copy_rows(cursor, plan.table, plan.columns, rows())
+        return plan.height
+    if isinstance(writer, MySqlWriter) and plan.height:
+        if not writer.can_load_data_infile(connection):
+            return None
+        load = writer.load_data_plan(*plan.sources())
+        if load is None:
+            return None
+        with transaction.atomic(using=alias), connection.cursor() as cursor:
+            writer.load_data_infile(cursor, plan.table, load)
+        if progress is not None:
+            # Written at once, reported in the caller's chunks as elsewhere.
+            for chunk in plan.chunks(step):
+                progress(model, chunk.height)
+        return plan.height
+    return None
 
 
 def check_frame(
