@@ -60,13 +60,12 @@ def _text_column(  # noqa: PLR0911 (one return per column type)
     if dtype.is_integer():
         return series.cast(pl.String), False
     if dtype.is_float():
-        # Shortest text that reads back as the same double; a NaN or an
-        # infinity cannot be stored by MariaDB anyway: leave it to INSERT.
+        # polars spells a float as the shortest text that reads back as the
+        # same double; a NaN or an infinity cannot be stored by MariaDB
+        # anyway: leave it to INSERT, which raises.
         if not series.is_finite().fill_null(value=True).all():
             return None
-        values = series.to_list()
-        text = [None if value is None else repr(value) for value in values]
-        return pl.Series(series.name, text, dtype=pl.String), False
+        return series.cast(pl.String), False
     if dtype == pl.Object:
         return _object_text(series)
     return None
