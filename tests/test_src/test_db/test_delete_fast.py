@@ -49,7 +49,7 @@ _WATCHED: list[type[Model]] = [
 def _snapshot() -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every watched table, in key order."""
     return {
-        model._meta.label: list(model.objects.order_by("pk").values_list())
+        model._meta.label: list(model._default_manager.order_by("pk").values_list())
         for model in _WATCHED
     }
 
@@ -72,7 +72,7 @@ def _django_delete(alias: str, model: type[Model], pks: list[Any]) -> Any:
     """What Django deletes (or raises) for ``pks``; rolled back afterwards."""
     with transaction.atomic(using=alias):
         try:
-            result: Any = model.objects.filter(pk__in=pks).delete()
+            result: Any = model._default_manager.filter(pk__in=pks).delete()
         except (ProtectedError, RestrictedError) as error:
             result = error
         state = _snapshot()
@@ -81,7 +81,7 @@ def _django_delete(alias: str, model: type[Model], pks: list[Any]) -> Any:
 
 
 def _winidjango_delete(model: type[Model], pks: list[Any], step: int) -> Any:
-    objs = list(model.objects.filter(pk__in=pks).order_by("pk"))
+    objs = list(model._default_manager.filter(pk__in=pks).order_by("pk"))
     try:
         result: Any = bulk_delete_in_steps(model, objs, step)
     except (ProtectedError, RestrictedError) as error:
