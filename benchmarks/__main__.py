@@ -8,7 +8,9 @@ Usage (from the repository root)::
     uv run python -m benchmarks --db sqlite --only memory --memory-rows 1000000
 
 Operations: ``create``, ``update`` and ``delete`` of ``--rows`` rows of one
-model; ``chain``, creating a three-model foreign-key chain (``--rows`` // 3
+model; ``cascade``, deleting ``--rows`` // 7 parents in chunks, each with 2
+children that have 2 grandchildren each (rows/s counts the rows of all three
+tables); ``chain``, creating a three-model foreign-key chain (``--rows`` // 3
 parents, as many children, one per parent, and as many grandchildren, one per
 child; rows/s counts the rows of all three tables); ``frame``, the same rows
 as a polars DataFrame written by ``bulk_create_from_frame``, against building
@@ -37,8 +39,8 @@ from typing import Any
 from benchmarks import _db
 from benchmarks._memory import CONTENDERS as MEMORY_CONTENDERS
 
-OPERATIONS = ("create", "update", "delete", "chain", "frame", "memory")
-DEFAULT_OPERATIONS = "create,update,delete,chain,frame"
+OPERATIONS = ("create", "update", "delete", "cascade", "chain", "frame", "memory")
+DEFAULT_OPERATIONS = "create,update,delete,cascade,chain,frame"
 
 
 @dataclass(frozen=True)
@@ -235,6 +237,52 @@ def _raw_chain(count: int, step: int) -> None:
     )
 
 
+def _raw_cascade_setup(parents: int, step: int) -> None:
+    """Parents with 2 children each, every child with 2 grandchildren."""
+    from benchmarks.benchapp.models import Child, GrandChild, Parent
+
+    parent_ids = _raw_insert_returning(
+        Parent, ("name", "number"), [(f"parent {i}", i) for i in range(parents)], step
+    )
+    child_ids = _raw_insert_returning(
+        Child,
+        ("parent_id", "name", "number"),
+        [(pk, f"child {i}", n) for i, pk in enumerate(parent_ids) for n in range(2)],
+        step,
+    )
+    _raw_insert_returning(
+        GrandChild,
+        ("child_id", "name", "number"),
+        [
+            (pk, f"grandchild {i}", n)
+            for i, pk in enumerate(child_ids)
+            for n in range(2)
+        ],
+        step,
+    )
+
+
+def _raw_cascade_delete(parent_ids: list[int], step: int) -> None:
+    """Per chunk of parents: grandchildren, children, parents, by subquery."""
+    from django.db import connection
+
+    from benchmarks.benchapp.models import Child, GrandChild, Parent
+
+    parent, child = Parent._meta.db_table, Child._meta.db_table
+    grandchild = GrandChild._meta.db_table
+    with connection.cursor() as cursor:
+        for start in range(0, len(parent_ids), step):
+            keys = ",".join(map(str, parent_ids[start : start + step]))
+            cursor.execute(f"SELECT id FROM {child} WHERE parent_id IN ({keys})")
+            children = ",".join(str(row[0]) for row in cursor.fetchall())
+            if children:
+                cursor.execute(
+                    f"DELETE FROM {grandchild} WHERE child_id IN ({children})"
+                )
+                cursor.execute(f"DELETE FROM {child} WHERE id IN ({children})")
+            cursor.execute(f"DELETE FROM {parent} WHERE id IN ({keys})")
+
+
 def _raw_update(ids: list[int], rows: list[tuple[Any, ...]], step: int) -> None:
     from django.db import connection
 
@@ -278,6 +326,9 @@ def _build_cases(rows: int, step: int, db: str) -> list[Case]:  # noqa: PLR0915
 
     state: dict[str, Any] = {}
     per_model = rows // 3
+    # cascade: a parent, 2 children and 4 grandchildren per parent.
+    cascade_parents = rows // 7
+    cascade_rows = 7 * cascade_parents
     chain_rows = 3 * per_model
 
     def objects() -> list[Row]:
@@ -304,6 +355,20 @@ def _build_cases(rows: int, step: int, db: str) -> list[Case]:  # noqa: PLR0915
             obj.name, obj.number = values[0], values[1]
         state["objs"] = loaded
         state["ids"] = [obj.pk for obj in loaded]
+
+    def setup_cascade() -> None:
+        _db.empty_tables()
+        with transaction.atomic():
+            _raw_cascade_setup(cascade_parents, step)
+        state["parents"] = list(Parent.objects.order_by("id"))
+
+    def django_cascade() -> None:
+        # Django's chunked delete: QuerySet.delete() per chunk of parents.
+        parents = state["parents"]
+        with transaction.atomic():
+            for start in range(0, len(parents), step):
+                chunk = parents[start : start + step]
+                Parent.objects.filter(pk__in=[obj.pk for obj in chunk]).delete()
 
     def setup_frame() -> None:
         _db.empty_tables()
@@ -451,6 +516,27 @@ def _build_cases(rows: int, step: int, db: str) -> list[Case]:  # noqa: PLR0915
             rows,
             setup_existing,
             timed(lambda: bulk_delete_in_steps(Row, state["objs"], step)),
+        ),
+        Case("cascade", "django", cascade_rows, setup_cascade, timed(django_cascade)),
+        Case(
+            "cascade",
+            "raw driver",
+            cascade_rows,
+            setup_cascade,
+            timed(
+                atomic_raw(
+                    lambda: _raw_cascade_delete(
+                        [obj.pk for obj in state["parents"]], step
+                    )
+                )
+            ),
+        ),
+        Case(
+            "cascade",
+            "winidjango",
+            cascade_rows,
+            setup_cascade,
+            timed(lambda: bulk_delete_in_steps(Parent, state["parents"], step)),
         ),
         Case("chain", "django", chain_rows, setup_chain, timed(django_chain)),
         Case(
