@@ -466,15 +466,20 @@ def _write_frame_at_once(
     connection = connections[alias]
     if isinstance(writer, PostgreSqlWriter):
 
-        def rows() -> Iterator[tuple[Any, ...]]:
+        def chunks() -> Iterator[list[tuple[Any, ...]]]:
+            previous = 0
             for chunk in plan.chunks(step):
-                chunk_rows = plan.rows(chunk)
-                yield from chunk_rows
-                if progress is not None:
-                    progress(model, len(chunk_rows))
+                # Reported once its rows are in the COPY stream.
+                if previous and progress is not None:
+                    progress(model, previous)
+                rows = plan.rows(chunk)
+                previous = len(rows)
+                yield rows
+            if previous and progress is not None:
+                progress(model, previous)
 
         with transaction.atomic(using=alias), connection.cursor() as cursor:
-            writer.copy_rows(cursor, plan.table, plan.columns, rows())
+            writer.copy_chunks(cursor, plan.table, plan.columns, chunks())
         return plan.height
     if isinstance(writer, MySqlWriter) and plan.height:
         if not writer.can_load_data_infile(connection):
