@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-_NAME = "winidjango_bench_flights"
+_NAME = os.environ.get("WINIDJANGO_BENCH_DB_NAME", "winidjango_bench") + "_flights"
 _URLS = {
     "postgres": f"postgres://postgres@127.0.0.1:5432/{_NAME}",
     "mariadb": f"mysql://root@127.0.0.1:3306/{_NAME}",

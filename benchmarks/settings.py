@@ -4,6 +4,8 @@ import os
 import tempfile
 
 BENCH_DB = os.environ.get("WINIDJANGO_BENCH_DB", "sqlite")
+#: The server database's name; another name keeps concurrent runs apart.
+_NAME = os.environ.get("WINIDJANGO_BENCH_DB_NAME", "winidjango_bench")
 
 _DATABASES = {
     "sqlite": {
@@ -14,14 +16,14 @@ _DATABASES = {
     },
     "postgres": {
         "ENGINE": "django.db.backends.postgresql",
-        "NAME": "winidjango_bench",
+        "NAME": _NAME,
         "USER": os.environ.get("WINIDJANGO_BENCH_PG_USER", "postgres"),
         "HOST": "127.0.0.1",
         "PORT": "5432",
     },
     "mariadb": {
         "ENGINE": "django.db.backends.mysql",
-        "NAME": "winidjango_bench",
+        "NAME": _NAME,
         "USER": "root",
         "HOST": "127.0.0.1",
         "PORT": "3306",
