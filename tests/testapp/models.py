@@ -162,6 +162,7 @@ class FrameValue(models.Model):
     moment = models.DateTimeField(null=True)
     clock = models.TimeField(null=True)
     count = models.IntegerField(default=7)
+    wait = models.DurationField(null=True)
 
     def __str__(self) -> str:
         return str(self.text)

@@ -50,6 +50,12 @@ _MOMENTS = [
     datetime.datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=datetime.UTC),
 ]
 _CLOCKS = [datetime.time(0, 0), None, datetime.time(23, 59, 59, 123456)]
+_WAITS = [
+    datetime.timedelta(0),
+    None,
+    datetime.timedelta(days=-1, microseconds=5),
+    datetime.timedelta(days=3, seconds=7),
+]
 
 
 def _awkward_frame(rows: int = 50) -> pl.DataFrame:
@@ -65,13 +71,14 @@ def _awkward_frame(rows: int = 50) -> pl.DataFrame:
             "day": pl.Series(cycle(_DAYS), dtype=pl.Date),
             "moment": pl.Series(cycle(_MOMENTS), dtype=pl.Datetime("us", "UTC")),
             "clock": pl.Series(cycle(_CLOCKS), dtype=pl.Time),
+            "wait": pl.Series(cycle(_WAITS), dtype=pl.Duration("us")),
         }
     )
 
 
 def _stored() -> list[tuple[Any, ...]]:
     rows = FrameValue.objects.order_by("pk").values_list(
-        "text", "blob", "ratio", "amount", "day", "moment", "clock", "count"
+        "text", "blob", "ratio", "amount", "day", "moment", "clock", "wait", "count"
     )
     return [(row[0], _bytes(row[1]), *row[2:]) for row in rows]
 

@@ -85,8 +85,15 @@ def _object_text(series: pl.Series) -> tuple[pl.Series, bool] | None:
         strings = pl.Series(series.name, values, dtype=pl.String)
         return strings.str.replace_many(_ESCAPED, _ESCAPES), False
     if kinds <= {decimal.Decimal, int}:
-        # format "f": never an exponent, every digit kept.
-        text = [None if value is None else format(value, "f") for value in values]
+        # A decimal in format "f": never an exponent, every digit kept.
+        text = [
+            None
+            if value is None
+            else format(value, "f")
+            if type(value) is decimal.Decimal
+            else str(value)
+            for value in values
+        ]
         return pl.Series(series.name, text, dtype=pl.String), False
     return None
 
@@ -148,6 +155,8 @@ class _LoadDataMixin:
                 assignments.append(f"{quote(column)} = UNHEX({variable})")
             else:
                 targets.append(quote(column))
+        if not texts:
+            return None  # no per-row column: nothing to write a file of
         tail = f"({', '.join(targets)})"
         if assignments:
             tail += " SET " + ", ".join(assignments)
