@@ -1,4 +1,4 @@
-"""Chunked deletes through Django's Collector, and deletion previews."""
+"""Chunked deletes: by key, set-based cascades, or Django's Collector; previews."""
 
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence

@@ -374,9 +374,13 @@ def bulk_create_from_frame(
     """Write the rows of a polars DataFrame into ``model``'s table; return the count.
 
     No model instance is built: the frame's columns are converted to database
-    values a column at a time and written in chunks of ``step`` rows with the
-    backend's fastest insert (COPY on PostgreSQL). Use it for imports where
-    building one object per row is the main cost.
+    values a column at a time and written with the backend's fastest insert.
+    With ``atomic=True``, PostgreSQL gets one COPY for the whole frame, fed
+    ``step`` rows at a time (``step`` bounds the rows held in memory), and
+    MariaDB/MySQL one ``LOAD DATA LOCAL INFILE`` when the database's
+    ``OPTIONS`` ask for ``local_infile`` and the server allows it; otherwise
+    (and on SQLite) one statement per chunk of ``step`` rows. Use it for
+    imports where building one object per row is the main cost.
 
     A column is named after a concrete field, by ``name`` or ``attname``; a
     foreign key takes the related row's key (``author`` or ``author_id``).
@@ -590,11 +594,15 @@ def bulk_delete_in_steps[M: Model](
 
     Deletes exactly as ``QuerySet.delete()`` would: ``on_delete`` rules
     (CASCADE, SET_NULL, PROTECT, RESTRICT), ``pre_delete``/``post_delete``
-    signals and counts. A model that needs any of that (a relation pointing
-    at it, a delete signal receiver, a multi-table parent) goes through
-    Django's deletion ``Collector`` chunk by chunk; for any other model, the
-    case Django itself calls a fast delete, each chunk is one ``DELETE`` by
-    primary key (integer keys written into the statement as digits).
+    signals and counts. A model nothing points at, without delete signal
+    receivers, is deleted with one ``DELETE`` by primary key per chunk
+    (integer keys written into the statement as digits). Cascades, when no
+    model they reach has a delete signal receiver, run set-based: one
+    statement per relation per chunk, children first (``SET_NULL`` as one
+    ``UPDATE``). Signals, self-references, multi-table inheritance, generic
+    relations, ``SET_DEFAULT``/``SET()``, and chunks with rows that a
+    PROTECT or RESTRICT relation points at go through Django's deletion
+    ``Collector`` chunk by chunk, which raises its own errors.
     Collecting needs the database, so in atomic mode chunks run one after the
     other in the caller's thread; ``threads`` only matters with
     ``atomic=False`` (concurrent chunks on separate connections).
