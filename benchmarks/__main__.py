@@ -8,7 +8,9 @@ Usage (from the repository root)::
     uv run python -m benchmarks --db sqlite --only memory --memory-rows 1000000
 
 Operations: ``create``, ``update`` and ``delete`` of ``--rows`` rows of one
-model; ``chain``, creating a three-model foreign-key chain (``--rows`` // 3
+model; ``cascade``, deleting ``--rows`` // 7 parents in chunks, each with 2
+children that have 2 grandchildren each (rows/s counts the rows of all three
+tables); ``chain``, creating a three-model foreign-key chain (``--rows`` // 3
 parents, as many children, one per parent, and as many grandchildren, one per
 child; rows/s counts the rows of all three tables); ``frame``, the same rows
 as a polars DataFrame written by ``bulk_create_from_frame``, against building
@@ -39,8 +41,17 @@ from typing import Any
 from benchmarks import _db
 from benchmarks._memory import CONTENDERS as MEMORY_CONTENDERS
 
-OPERATIONS = ("create", "update", "delete", "chain", "frame", "memory", "sync")
-DEFAULT_OPERATIONS = "create,update,delete,chain,frame"
+OPERATIONS = (
+    "create",
+    "update",
+    "delete",
+    "cascade",
+    "chain",
+    "frame",
+    "memory",
+    "sync",
+)
+DEFAULT_OPERATIONS = "create,update,delete,cascade,chain,frame"
 
 
 @dataclass(frozen=True)
@@ -132,6 +143,49 @@ def _raw_insert(rows: list[tuple[Any, ...]], step: int) -> None:
                 raw.executemany(sql, rows[start : start + step])
 
 
+def _raw_frame_insert(frame: Any) -> None:
+    """Write a polars frame with the driver's fastest path, nothing checked.
+
+    PostgreSQL: one COPY, ``write_row`` per row of the frame; MariaDB:
+    ``LOAD DATA LOCAL INFILE`` of the frame written as CSV by polars (needs
+    ``local_infile`` on client and server); SQLite: one ``executemany``.
+    """
+    import os
+    import tempfile
+
+    from django.db import connection
+
+    from benchmarks.benchapp.models import Row
+
+    table = Row._meta.db_table
+    columns = ", ".join(frame.columns)
+    with connection.cursor() as cursor:
+        raw = cursor.cursor
+        if connection.vendor == "postgresql":
+            with raw.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in frame.iter_rows():
+                    copy.write_row(row)
+        elif connection.vendor == "sqlite":
+            marks = ", ".join(["?"] * len(frame.columns))
+            raw.executemany(
+                f"INSERT INTO {table} ({columns}) VALUES ({marks})", frame.iter_rows()
+            )
+        else:
+            handle, name = tempfile.mkstemp(suffix=".csv")
+            os.close(handle)
+            try:
+                frame.with_columns(flag=frame["flag"].cast(int)).write_csv(
+                    name, include_header=False
+                )
+                raw.execute(
+                    f"LOAD DATA LOCAL INFILE '{name}' INTO TABLE {table} "
+                    "FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' "
+                    f"LINES TERMINATED BY '\\n' ({columns})"
+                )
+            finally:
+                os.unlink(name)
+
+
 def _raw_insert_returning(
     model: type, columns: tuple[str, ...], rows: list[tuple[Any, ...]], step: int
 ) -> list[int]:
@@ -194,6 +248,52 @@ def _raw_chain(count: int, step: int) -> None:
     )
 
 
+def _raw_cascade_setup(parents: int, step: int) -> None:
+    """Parents with 2 children each, every child with 2 grandchildren."""
+    from benchmarks.benchapp.models import Child, GrandChild, Parent
+
+    parent_ids = _raw_insert_returning(
+        Parent, ("name", "number"), [(f"parent {i}", i) for i in range(parents)], step
+    )
+    child_ids = _raw_insert_returning(
+        Child,
+        ("parent_id", "name", "number"),
+        [(pk, f"child {i}", n) for i, pk in enumerate(parent_ids) for n in range(2)],
+        step,
+    )
+    _raw_insert_returning(
+        GrandChild,
+        ("child_id", "name", "number"),
+        [
+            (pk, f"grandchild {i}", n)
+            for i, pk in enumerate(child_ids)
+            for n in range(2)
+        ],
+        step,
+    )
+
+
+def _raw_cascade_delete(parent_ids: list[int], step: int) -> None:
+    """Per chunk of parents: grandchildren, children, parents, by subquery."""
+    from django.db import connection
+
+    from benchmarks.benchapp.models import Child, GrandChild, Parent
+
+    parent, child = Parent._meta.db_table, Child._meta.db_table
+    grandchild = GrandChild._meta.db_table
+    with connection.cursor() as cursor:
+        for start in range(0, len(parent_ids), step):
+            keys = ",".join(map(str, parent_ids[start : start + step]))
+            cursor.execute(f"SELECT id FROM {child} WHERE parent_id IN ({keys})")
+            children = ",".join(str(row[0]) for row in cursor.fetchall())
+            if children:
+                cursor.execute(
+                    f"DELETE FROM {grandchild} WHERE child_id IN ({children})"
+                )
+                cursor.execute(f"DELETE FROM {child} WHERE id IN ({children})")
+            cursor.execute(f"DELETE FROM {parent} WHERE id IN ({keys})")
+
+
 def _raw_update(ids: list[int], rows: list[tuple[Any, ...]], step: int) -> None:
     from django.db import connection
 
@@ -237,6 +337,9 @@ def _build_cases(rows: int, step: int, db: str) -> list[Case]:  # noqa: PLR0915
 
     state: dict[str, Any] = {}
     per_model = rows // 3
+    # cascade: a parent, 2 children and 4 grandchildren per parent.
+    cascade_parents = rows // 7
+    cascade_rows = 7 * cascade_parents
     chain_rows = 3 * per_model
 
     def objects() -> list[Row]:
@@ -263,6 +366,20 @@ def _build_cases(rows: int, step: int, db: str) -> list[Case]:  # noqa: PLR0915
             obj.name, obj.number = values[0], values[1]
         state["objs"] = loaded
         state["ids"] = [obj.pk for obj in loaded]
+
+    def setup_cascade() -> None:
+        _db.empty_tables()
+        with transaction.atomic():
+            _raw_cascade_setup(cascade_parents, step)
+        state["parents"] = list(Parent.objects.order_by("id"))
+
+    def django_cascade() -> None:
+        # Django's chunked delete: QuerySet.delete() per chunk of parents.
+        parents = state["parents"]
+        with transaction.atomic():
+            for start in range(0, len(parents), step):
+                chunk = parents[start : start + step]
+                Parent.objects.filter(pk__in=[obj.pk for obj in chunk]).delete()
 
     def setup_frame() -> None:
         _db.empty_tables()
@@ -411,6 +528,27 @@ def _build_cases(rows: int, step: int, db: str) -> list[Case]:  # noqa: PLR0915
             setup_existing,
             timed(lambda: bulk_delete_in_steps(Row, state["objs"], step)),
         ),
+        Case("cascade", "django", cascade_rows, setup_cascade, timed(django_cascade)),
+        Case(
+            "cascade",
+            "raw driver",
+            cascade_rows,
+            setup_cascade,
+            timed(
+                atomic_raw(
+                    lambda: _raw_cascade_delete(
+                        [obj.pk for obj in state["parents"]], step
+                    )
+                )
+            ),
+        ),
+        Case(
+            "cascade",
+            "winidjango",
+            cascade_rows,
+            setup_cascade,
+            timed(lambda: bulk_delete_in_steps(Parent, state["parents"], step)),
+        ),
         Case("chain", "django", chain_rows, setup_chain, timed(django_chain)),
         Case(
             "chain",
@@ -427,6 +565,13 @@ def _build_cases(rows: int, step: int, db: str) -> list[Case]:  # noqa: PLR0915
             rows,
             setup_frame,
             timed(lambda: bulk_create_in_steps(Row, objects_from_frame(), step)),
+        ),
+        Case(
+            "frame",
+            "raw driver",
+            rows,
+            setup_frame,
+            timed(atomic_raw(lambda: _raw_frame_insert(state["frame"]))),
         ),
         Case(
             "frame",

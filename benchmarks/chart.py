@@ -31,12 +31,14 @@ TARGETS: dict[str, dict[str, float]] = {
     "create": {"sqlite": 3.0, "postgres": 3.0, "mariadb": 1.5},
     "update": {"sqlite": 20.0, "postgres": 20.0, "mariadb": 20.0},
     "delete": {"sqlite": 1.5, "postgres": 1.5, "mariadb": 1.5},
+    "cascade": {"sqlite": 5.0, "postgres": 5.0, "mariadb": 5.0},
     "chain": {"sqlite": 2.5, "postgres": 2.5, "mariadb": 2.5},
 }
 _TARGET_LABELS = {
     "create": "target 3x\n(MariaDB 1.5x)",
     "update": "target 20x",
     "delete": "target 1.5x",
+    "cascade": "target 5x",
     "chain": "target 2.5x",
 }
 #: The contender called the way a user would: default settings (one thread).
@@ -44,6 +46,7 @@ _CONTENDERS = {
     "create": "winidjango threads=1",
     "update": "winidjango threads=1",
     "delete": "winidjango",
+    "cascade": "winidjango",
     "chain": "winidjango",
 }
 _TITLES = {"sqlite": "SQLite", "postgres": "PostgreSQL", "mariadb": "MariaDB"}

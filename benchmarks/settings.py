@@ -4,6 +4,8 @@ import os
 import tempfile
 
 BENCH_DB = os.environ.get("WINIDJANGO_BENCH_DB", "sqlite")
+#: The server database's name; another name keeps concurrent runs apart.
+_NAME = os.environ.get("WINIDJANGO_BENCH_DB_NAME", "winidjango_bench")
 
 _DATABASES = {
     "sqlite": {
@@ -14,18 +16,19 @@ _DATABASES = {
     },
     "postgres": {
         "ENGINE": "django.db.backends.postgresql",
-        "NAME": "winidjango_bench",
+        "NAME": _NAME,
         "USER": os.environ.get("WINIDJANGO_BENCH_PG_USER", "postgres"),
         "HOST": "127.0.0.1",
         "PORT": "5432",
     },
     "mariadb": {
         "ENGINE": "django.db.backends.mysql",
-        "NAME": "winidjango_bench",
+        "NAME": _NAME,
         "USER": "root",
         "HOST": "127.0.0.1",
         "PORT": "3306",
-        "OPTIONS": {"charset": "utf8mb4"},
+        # local_infile: LOAD DATA LOCAL INFILE, for frames (raw and winidjango).
+        "OPTIONS": {"charset": "utf8mb4", "local_infile": True},
     },
 }
 DATABASES = {"default": _DATABASES[BENCH_DB]}

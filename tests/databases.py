@@ -44,7 +44,8 @@ def _parse_url(url: str, backend: str) -> dict[str, Any]:
         "DEPENDENCIES": [],
     }
     if backend == "mariadb":
-        settings["OPTIONS"] = {"charset": "utf8mb4"}
+        # local_infile: frames are loaded with LOAD DATA LOCAL INFILE.
+        settings["OPTIONS"] = {"charset": "utf8mb4", "local_infile": True}
         settings["TEST"] |= {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
     return settings
 

@@ -531,3 +531,35 @@ class SyncCode(models.Model):
 
     def __str__(self) -> str:
         return f"{self.region}/{self.number}"
+
+
+class FrameValue(models.Model):
+    """Awkward values a frame loader must store exactly (text, bytes, floats)."""
+
+    text = models.TextField(null=True)  # noqa: DJ001 (NULL and "" both tested)
+    blob = models.BinaryField(null=True)
+    ratio = models.FloatField(null=True)
+    amount = models.DecimalField(max_digits=20, decimal_places=6, null=True)
+    day = models.DateField(null=True)
+    moment = models.DateTimeField(null=True)
+    clock = models.TimeField(null=True)
+    count = models.IntegerField(default=7)
+    wait = models.DurationField(null=True)
+
+    def __str__(self) -> str:
+        return str(self.text)
+
+
+class Excerpt(models.Model):
+    """RESTRICT's special case: restricted through ``book``, cascaded by ``author``.
+
+    Deleting the author deletes the excerpt along its books (Django allows
+    it); deleting only the book is refused.
+    """
+
+    author = models.ForeignKey(Author, on_delete=models.CASCADE, related_name="+")
+    book = models.ForeignKey(Book, on_delete=models.RESTRICT, related_name="+")
+    text = models.TextField(default="")
+
+    def __str__(self) -> str:
+        return self.text

@@ -25,9 +25,13 @@ from django.core.management.base import CommandError
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 _WRITE = re.compile(
-    r"""^\s*(?P<verb>INSERT|UPDATE|DELETE|REPLACE|COPY)\b
-        (?:\s+(?:IGNORE|OR\s+\w+))?        # INSERT IGNORE / INSERT OR REPLACE
-        (?:\s+(?:INTO|FROM))?\s+
+    r"""^\s*(?:
+          (?P<verb>INSERT|UPDATE|DELETE|REPLACE|COPY)\b
+          (?:\s+(?:IGNORE|OR\s+\w+))?      # INSERT IGNORE / INSERT OR REPLACE
+          (?:\s+(?:INTO|FROM))?\s+
+        | (?P<load>LOAD)\s+DATA\s+(?:LOCAL\s+)?INFILE\s+\S+\s+  # MariaDB frames
+          (?:(?:REPLACE|IGNORE)\s+)?INTO\s+TABLE\s+
+        )
         [`"\[]?(?P<table>[\w.$]+)""",
     re.IGNORECASE | re.VERBOSE,
 )
@@ -35,6 +39,8 @@ _VERB_WORDS = {
     "INSERT": "inserted into",
     # PostgreSQL bulk creates stream rows with COPY ... FROM STDIN.
     "COPY": "inserted into",
+    # MariaDB frames: LOAD DATA LOCAL INFILE.
+    "LOAD": "inserted into",
     "REPLACE": "replaced in",
     "UPDATE": "updated in",
     "DELETE": "deleted from",
@@ -82,7 +88,7 @@ class WriteLog:
         match = _WRITE.match(sql)
         if match is None:
             return result
-        key = (match["verb"].upper(), match["table"])
+        key = ((match["verb"] or match["load"]).upper(), match["table"])
         cursor = context.get("cursor")
         batches = len(params) if many and isinstance(params, Sequence) else 1
         if _count(cursor, 0) == 0 and "RETURNING" in sql.upper():

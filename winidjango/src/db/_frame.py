@@ -302,6 +302,17 @@ class FramePlan:
         """The prepared frame in slices of ``step`` rows (no copies)."""
         return self._frame.iter_slices(step)
 
+    def sources(self) -> tuple[pl.DataFrame, list[tuple[str, str | None, Any]]]:
+        """The prepared frame and, per INSERT column, where its values come from.
+
+        ``(column, frame column, None)`` for per-row values, ``(column, None,
+        value)`` for one database value shared by every row; for a writer
+        that loads the whole frame at once instead of row tuples.
+        """
+        return self._frame, [
+            (column.column, column.source, column.constant) for column in self._columns
+        ]
+
     def rows(self, chunk: pl.DataFrame) -> list[tuple[Any, ...]]:
         """One tuple of database values per row of ``chunk``."""
         sources: list[Any] = []

@@ -49,6 +49,9 @@ from django.db.models import Model
 from django.utils.connection import ConnectionDoesNotExist
 
 from winidjango.src.db._backends import get_writer
+from winidjango.src.db._backends.base import BulkSqlWriter
+from winidjango.src.db._backends.mysql import MySqlWriter
+from winidjango.src.db._backends.postgresql import PostgreSqlWriter
 from winidjango.src.db._delete import DeletePlan, preview_deletion, sum_delete_counts
 from winidjango.src.db._frame import FramePlan
 from winidjango.src.db._insert import InsertPlan
@@ -470,9 +473,13 @@ def bulk_create_from_frame(
     """Write the rows of a polars DataFrame into ``model``'s table; return the count.
 
     No model instance is built: the frame's columns are converted to database
-    values a column at a time and written in chunks of ``step`` rows with the
-    backend's fastest insert (COPY on PostgreSQL). Use it for imports where
-    building one object per row is the main cost.
+    values a column at a time and written with the backend's fastest insert.
+    With ``atomic=True``, PostgreSQL gets one COPY for the whole frame, fed
+    ``step`` rows at a time (``step`` bounds the rows held in memory), and
+    MariaDB/MySQL one ``LOAD DATA LOCAL INFILE`` when the database's
+    ``OPTIONS`` ask for ``local_infile`` and the server allows it; otherwise
+    (and on SQLite) one statement per chunk of ``step`` rows. Use it for
+    imports where building one object per row is the main cost.
 
     A column is named after a concrete field, by ``name`` or ``attname``; a
     foreign key takes the related row's key (``author`` or ``author_id``).
@@ -536,6 +543,14 @@ def bulk_create_from_frame(
     writer = get_writer(connection)
     table, columns = plan.table, plan.columns
 
+    if atomic:
+        written = _write_frame_at_once(plan, writer, alias, step, progress)
+        if written is not None:
+            logger.debug(
+                "wrote %d %s rows from a frame on %s", written, model.__name__, alias
+            )
+            return written
+
     def execute(rows: list[tuple[Any, ...]]) -> int:
         # The executing thread's connection: a worker's own with atomic=False.
         with connections[alias].cursor() as cursor:
@@ -555,6 +570,56 @@ def bulk_create_from_frame(
     written = sum(results)
     logger.debug("wrote %d %s rows from a frame on %s", written, model.__name__, alias)
     return written
+
+
+def _write_frame_at_once(
+    plan: FramePlan,
+    writer: BulkSqlWriter,
+    alias: str,
+    step: int,
+    progress: Progress | None,
+) -> int | None:
+    """Write the whole frame in one statement where the backend can; else None.
+
+    PostgreSQL: one ``COPY`` fed chunk by chunk, so ``step`` still bounds the
+    rows held in memory while the server sees a single statement. MariaDB and
+    MySQL: one ``LOAD DATA LOCAL INFILE`` when the connection allows it (see
+    :mod:`winidjango.src.db._backends.mysql`). Both run in one transaction,
+    so a failure anywhere leaves nothing written.
+    """
+    model = plan.model
+    connection = connections[alias]
+    if isinstance(writer, PostgreSqlWriter):
+
+        def chunks() -> Iterator[list[tuple[Any, ...]]]:
+            previous = 0
+            for chunk in plan.chunks(step):
+                # Reported once its rows are in the COPY stream.
+                if previous and progress is not None:
+                    progress(model, previous)
+                rows = plan.rows(chunk)
+                previous = len(rows)
+                yield rows
+            if previous and progress is not None:
+                progress(model, previous)
+
+        with transaction.atomic(using=alias), connection.cursor() as cursor:
+            writer.copy_chunks(cursor, plan.table, plan.columns, chunks())
+        return plan.height
+    if isinstance(writer, MySqlWriter) and plan.height:
+        if not writer.can_load_data_infile(connection):
+            return None
+        load = writer.load_data_plan(*plan.sources())
+        if load is None:
+            return None
+        with transaction.atomic(using=alias), connection.cursor() as cursor:
+            writer.load_data_infile(cursor, plan.table, load)
+        if progress is not None:
+            # Written at once, reported in the caller's chunks as elsewhere.
+            for chunk in plan.chunks(step):
+                progress(model, chunk.height)
+        return plan.height
+    return None
 
 
 def check_frame(
@@ -663,11 +728,15 @@ def bulk_delete_in_steps[M: Model](
 
     Deletes exactly as ``QuerySet.delete()`` would: ``on_delete`` rules
     (CASCADE, SET_NULL, PROTECT, RESTRICT), ``pre_delete``/``post_delete``
-    signals and counts. A model that needs any of that (a relation pointing
-    at it, a delete signal receiver, a multi-table parent) goes through
-    Django's deletion ``Collector`` chunk by chunk; for any other model, the
-    case Django itself calls a fast delete, each chunk is one ``DELETE`` by
-    primary key (integer keys written into the statement as digits).
+    signals and counts. A model nothing points at, without delete signal
+    receivers, is deleted with one ``DELETE`` by primary key per chunk
+    (integer keys written into the statement as digits). Cascades, when no
+    model they reach has a delete signal receiver, run set-based: one
+    statement per relation per chunk, children first (``SET_NULL`` as one
+    ``UPDATE``). Signals, self-references, multi-table inheritance, generic
+    relations, ``SET_DEFAULT``/``SET()``, and chunks with rows that a
+    PROTECT or RESTRICT relation points at go through Django's deletion
+    ``Collector`` chunk by chunk, which raises its own errors.
     Collecting needs the database, so in atomic mode chunks run one after the
     other in the caller's thread; ``threads`` only matters with
     ``atomic=False`` (concurrent chunks on separate connections).

@@ -1,7 +1,7 @@
 """PostgreSQL: ``UPDATE ... FROM (VALUES ...)``."""
 
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -159,6 +159,15 @@ def _copy(sql: str, rows: Any, many: bool, context: dict[str, Any]) -> None:
             copy.write_row(row)
 
 
+def _copy_chunks(sql: str, chunks: Any, many: bool, context: dict[str, Any]) -> None:
+    """Execute ``COPY ... FROM STDIN``, streaming ``chunks`` of rows."""
+    with context["cursor"].cursor.copy(sql) as copy:
+        write = copy.write_row
+        for chunk in chunks:
+            for row in chunk:
+                write(row)
+
+
 _UNKNOWN = object()
 
 
@@ -198,13 +207,10 @@ class PostgreSqlWriter(BulkSqlWriter):
                 # No sequence behind the key (a custom default): let the
                 # database fill it in and read the keys back.
                 return super().insert_rows(cursor, table, columns, rows, pk_column)
-            cursor.execute(
-                "SELECT nextval(CAST(%s AS regclass)) FROM generate_series(1, %s)",
-                [sequence, len(rows)],
-            )
-            keys = [row[0] for row in cursor.fetchall()]
+            keys = self.reserve_keys(cursor, sequence, len(rows))
             columns = [pk_column, *columns]
-            rows = [[key, *row] for key, row in zip(keys, rows, strict=True)]
+            # Transposed twice at C speed rather than a tuple built per row.
+            rows = list(zip(keys, *zip(*rows, strict=True), strict=True))
         if not self.uses_copy:
             super().insert_rows(cursor, table, columns, rows, None)
             return keys
@@ -216,6 +222,52 @@ class PostgreSqlWriter(BulkSqlWriter):
         with cursor.db.wrap_database_errors:
             cursor._execute_with_wrappers(sql, rows, many=True, executor=_copy)
         return keys
+
+    def reserve_keys(self, cursor: Any, sequence: str, count: int) -> list[int]:
+        """Draw ``count`` keys from ``sequence``, in the order rows would draw them.
+
+        The server sends back the first, smallest and largest key and, only
+        when the keys are not one unbroken run (another session drew keys in
+        between, or the sequence steps by more than one), all of them: the
+        usual case costs one row instead of ``count``, about a third of the
+        time of the query.
+        """
+        cursor.execute(
+            "SELECT min(v) FILTER (WHERE i = 1), min(v), max(v), "
+            "CASE WHEN max(v) - min(v) + 1 = count(*) THEN NULL "
+            "ELSE array_agg(v ORDER BY i) END "
+            "FROM (SELECT i, nextval(CAST(%s AS regclass)) AS v "
+            "FROM generate_series(1, %s) AS i) AS keys",
+            [sequence, count],
+        )
+        first, smallest, largest, every = cursor.fetchone()
+        if every is not None:
+            return list(every)
+        if first == smallest:
+            return list(range(smallest, largest + 1))
+        return list(range(largest, smallest - 1, -1))
+
+    def copy_chunks(
+        self,
+        cursor: Any,
+        table: str,
+        columns: Sequence[str],
+        chunks: Iterable[Sequence[Sequence[Any]]],
+    ) -> None:
+        """COPY the rows of ``chunks`` into ``table`` in one statement, streaming.
+
+        ``chunks`` may be a generator: each chunk of rows is sent as it is
+        produced, so a caller can build rows a chunk at a time (bounding
+        memory) while the server sees a single COPY. Each COPY statement has
+        a fixed cost (a round trip, parsing, setting up the copy state); for
+        a frame cut into chunks of 1,000 rows it was about a third of the
+        time.
+        """
+        names = ", ".join(self.quote(column) for column in columns)
+        sql = f"COPY {self.quote(table)} ({names}) FROM STDIN"
+        # Through the execute-wrapper chain, as in insert_rows().
+        with cursor.db.wrap_database_errors:
+            cursor._execute_with_wrappers(sql, chunks, many=True, executor=_copy_chunks)
 
     def _sequence(self, cursor: Any, table: str, pk_column: str) -> str | None:
         """The sequence behind ``table.pk_column``, looked up once per writer.
