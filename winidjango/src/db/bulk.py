@@ -589,7 +589,8 @@ def _write_frame_at_once(
     """
     model = plan.model
     connection = connections[alias]
-    if isinstance(writer, PostgreSqlWriter):
+    # psycopg2 has no COPY of Python rows (the writer inserts instead).
+    if isinstance(writer, PostgreSqlWriter) and writer.uses_copy:
 
         def chunks() -> Iterator[list[tuple[Any, ...]]]:
             previous = 0
