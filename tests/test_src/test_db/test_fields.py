@@ -55,6 +55,7 @@ def test_get_fields_includes_reverse_relations_of_each_kind() -> None:
     assert get_field_names(get_fields(Author)) == [
         "books",
         "edited_books",
+        "scores",
         "id",
         "name",
         "birth_year",

@@ -146,6 +146,9 @@ _DML_KEYWORDS = frozenset(
         "SELECT", "INSERT", "UPDATE", "DELETE", "REPLACE", "WITH", "VALUES",
         "TABLE", "SHOW", "EXPLAIN", "DESCRIBE", "DESC", "SAVEPOINT", "RELEASE",
         "ROLLBACK", "SET", "DO",
+        # LOAD DATA (frames on MariaDB) adds rows; it commits implicitly only
+        # for NDB tables, so InnoDB's rollback undoes it like an INSERT.
+        "LOAD",
     }
 )  # fmt: skip
 
