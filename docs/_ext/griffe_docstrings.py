@@ -43,6 +43,8 @@ def _lookup(scope: Object, name: str) -> Object | Alias | None:
         return scope.get_member(name)
     except (KeyError, ValueError):
         pass
+    except Exception:  # through an alias of a module griffe did not load
+        return None
     if scope.is_class:
         try:
             return scope[name]
@@ -58,8 +60,13 @@ def _identifier(obj: Object, name: str, root: Module) -> str:
     scope: Object | None = obj
     while scope is not None:
         found = _lookup(scope, name)
+        if isinstance(found, Alias):
+            try:
+                return found.target_path
+            except Exception:  # an alias of a module griffe did not load
+                return name
         if found is not None:
-            return found.target_path if isinstance(found, Alias) else found.path
+            return found.path
         scope = scope.parent
     return name
 
