@@ -23,7 +23,7 @@ the index holds equal is matched, whatever the collation.
 import datetime
 import decimal
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import polars as pl
@@ -72,6 +72,39 @@ def canonical_text(value: Any) -> str | None:
     return str(value)
 
 
+def each_distinct(convert: Callable[[Any], Any], values: Iterable[Any]) -> list[Any]:
+    """``convert(value)`` of every value (None stays None), once per distinct value.
+
+    A column of dates, times or timestamps repeats a few thousand values
+    over hundreds of thousands of rows, and converting one value the way
+    Django stores it costs several Python calls: each distinct value is
+    converted once. Values are told apart by type and equality, which for
+    the values Django stores means the same stored value; a datetime with
+    ``fold=1`` (equal to its ``fold=0`` twin, but made aware differently)
+    and unhashable values are converted one by one.
+    """
+    cache: dict[tuple[type, Any], Any] = {}
+    converted: list[Any] = []
+    append = converted.append
+    for value in values:
+        if value is None:
+            append(None)
+            continue
+        kind = value.__class__
+        if kind is datetime.datetime and value.fold:
+            append(convert(value))
+            continue
+        key = (kind, value)
+        try:
+            found = cache[key]
+        except KeyError:
+            found = cache[key] = convert(value)
+        except TypeError:  # unhashable, e.g. a memoryview
+            found = convert(value)
+        append(found)
+    return converted
+
+
 def _json_text(field: Any, value: Any) -> str | None:
     if value is None:
         return None
@@ -115,37 +148,54 @@ class FieldValues:
                 dtype=pl.String(),
             )
         field, connection = self.field, self.connection
-        prepared = [
-            None
-            if value is None
-            else field.get_db_prep_save(field.to_python(value), connection)
-            for value in values
-        ]
-        return self.from_db_prep(prepared)
+        if self.plain:
+            return self._series(
+                each_distinct(
+                    lambda value: field.get_db_prep_save(
+                        field.to_python(value), connection
+                    ),
+                    values,
+                )
+            )
+        return pl.Series(
+            each_distinct(
+                lambda value: canonical_text(
+                    field.get_db_prep_save(field.to_python(value), connection)
+                ),
+                values,
+            ),
+            dtype=pl.String(),
+        )
 
     def from_table(self, values: Sequence[Any]) -> pl.Series:
         """The column of values as read from the table by the driver."""
         if self.plain:
             return self._series(values)
-        converted = list(values)
         col, connection = self._col, self.connection
-        for converter in self._converters:
-            converted = [
-                None if value is None else converter(value, col, connection)
-                for value in converted
-            ]
+        converters = self._converters
         if self.is_json:
+            converted = list(values)
+            for converter in converters:
+                converted = [
+                    None if value is None else converter(value, col, connection)
+                    for value in converted
+                ]
             return pl.Series(
                 [_json_text(self.target, value) for value in converted],
                 dtype=pl.String(),
             )
         field = self.field
-        return self.from_db_prep(
-            [
-                None if value is None else field.get_db_prep_save(value, connection)
-                for value in converted
-            ]
-        )
+
+        def stored(value: Any) -> str | None:
+            for converter in converters:
+                if value is None:
+                    return None
+                value = converter(value, col, connection)
+            if value is None:
+                return None
+            return canonical_text(field.get_db_prep_save(value, connection))
+
+        return pl.Series(each_distinct(stored, values), dtype=pl.String())
 
     def _series(self, values: Sequence[Any]) -> pl.Series:
         if self.dtype == pl.Boolean():

@@ -47,6 +47,7 @@ from winidjango.src.db._sync_delete import count_deletion
 from winidjango.src.db._sync_values import (
     FieldValues,
     data_weights,
+    each_distinct,
     text_collations,
     weight_sql,
 )
@@ -371,10 +372,9 @@ class _Data:
         if self.values[f].plain:
             return values
         connection = self.connection
-        return [
-            None if v is None else f.get_db_prep_save(f.to_python(v), connection)
-            for v in values
-        ]
+        return each_distinct(
+            lambda v: f.get_db_prep_save(f.to_python(v), connection), values
+        )
 
     def _name(self, f: Any) -> str:
         if f in self.key_fields:
