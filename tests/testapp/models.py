@@ -559,7 +559,7 @@ class SyncSlot(models.Model):
     label = models.CharField(max_length=50, default="")
 
     class Meta:
-        required_db_features = {"supports_deferrable_unique_constraints"}
+        required_db_features = ["supports_deferrable_unique_constraints"]
         constraints = [
             models.UniqueConstraint(
                 fields=["code", "day"],
