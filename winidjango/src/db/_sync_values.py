@@ -23,6 +23,7 @@ the index holds equal is matched, whatever the collation.
 import datetime
 import decimal
 import json
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -72,16 +73,25 @@ def canonical_text(value: Any) -> str | None:
     return str(value)
 
 
+#: Types whose equal values are spelled alike, so converting one value of
+#: a type converts every equal one (not so for floats, ``-0.0 == 0.0``, nor
+#: for decimals, ``Decimal("1.5") == Decimal("1.50")``).
+_DISTINCT_TYPES = frozenset(
+    {str, int, bool, bytes, uuid.UUID, datetime.date, datetime.time, datetime.datetime}
+)
+_CLOCK_TYPES = frozenset({datetime.time, datetime.datetime})
+
+
 def each_distinct(convert: Callable[[Any], Any], values: Iterable[Any]) -> list[Any]:
     """``convert(value)`` of every value (None stays None), once per distinct value.
 
     A column of dates, times or timestamps repeats a few thousand values
     over hundreds of thousands of rows, and converting one value the way
     Django stores it costs several Python calls: each distinct value is
-    converted once. Values are told apart by type and equality, which for
-    the values Django stores means the same stored value; a datetime with
-    ``fold=1`` (equal to its ``fold=0`` twin, but made aware differently)
-    and unhashable values are converted one by one.
+    converted once. Only values of the types in ``_DISTINCT_TYPES`` are
+    remembered, by type and value; a datetime or time with ``fold=1``
+    (equal to its ``fold=0`` twin, but made aware differently), a time with
+    a time zone and values of any other type are converted one by one.
     """
     cache: dict[tuple[type, Any], Any] = {}
     converted: list[Any] = []
@@ -91,18 +101,21 @@ def each_distinct(convert: Callable[[Any], Any], values: Iterable[Any]) -> list[
             append(None)
             continue
         kind = value.__class__
-        if kind is datetime.datetime and value.fold:
+        if kind not in _DISTINCT_TYPES or (
+            kind in _CLOCK_TYPES
+            and (value.fold or (kind is datetime.time and value.tzinfo is not None))
+        ):
             append(convert(value))
             continue
         key = (kind, value)
-        try:
-            found = cache[key]
-        except KeyError:
+        found = cache.get(key, _UNSET)
+        if found is _UNSET:
             found = cache[key] = convert(value)
-        except TypeError:  # unhashable, e.g. a memoryview
-            found = convert(value)
         append(found)
     return converted
+
+
+_UNSET = object()
 
 
 def _json_text(field: Any, value: Any) -> str | None:
