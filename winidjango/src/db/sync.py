@@ -583,7 +583,9 @@ class SyncPlan:
         Inside a caller's ``transaction.atomic()`` it joins that transaction.
         Before the first write, every row the plan read is read again (locked
         with ``SELECT ... FOR UPDATE`` where the database has it) and
-        compared with what the plan saw.
+        compared with what the plan saw. A row that appeared with a key the
+        plan creates is found by the ``INSERT`` itself (the key's unique
+        index refuses it), and the whole apply is rolled back.
 
         Raises:
             StalePlanError: a row the plan read changed or vanished, or a row
