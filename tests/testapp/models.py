@@ -533,6 +533,45 @@ class SyncCode(models.Model):
         return f"{self.region}/{self.number}"
 
 
+class SyncReading(models.Model):
+    """A composite key with a timestamp (a station's hourly reading)."""
+
+    station = models.CharField(max_length=10)
+    taken_at = models.DateTimeField()
+    value = models.FloatField(null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["station", "taken_at"], name="testapp_reading_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.station} {self.taken_at}"
+
+
+class SyncSlot(models.Model):
+    """A key whose constraint PostgreSQL checks only at the commit."""
+
+    code = models.CharField(max_length=10)
+    day = models.DateField()
+    label = models.CharField(max_length=50, default="")
+
+    class Meta:
+        required_db_features = ["supports_deferrable_unique_constraints"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["code", "day"],
+                name="testapp_slot_unique_deferred",
+                deferrable=models.Deferrable.DEFERRED,
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.day}"
+
+
 class FrameValue(models.Model):
     """Awkward values a frame loader must store exactly (text, bytes, floats)."""
 

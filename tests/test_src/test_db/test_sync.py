@@ -5,6 +5,7 @@ functions report alone.
 """
 
 import datetime
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -25,6 +26,8 @@ from tests.testapp.models import (
     SyncNote,
     SyncParent,
     SyncPin,
+    SyncReading,
+    SyncSlot,
 )
 from winidjango.src.db.bulk import (
     SyncPlan,
@@ -43,6 +46,10 @@ def children_table() -> list[tuple[Any, ...]]:
     return sorted(
         SyncChild.objects.values_list("sku", "parent_id", "label", "price", "data")
     )
+
+
+def readings_table() -> list[tuple[str, datetime.datetime, float | None]]:
+    return sorted(SyncReading.objects.values_list("station", "taken_at", "value"))
 
 
 def seed_parents(count: int, tenant: str = "a", prefix: str = "p") -> None:
@@ -313,6 +320,75 @@ def test_stale_plan_row_appeared_with_created_key(alias: str) -> None:
         plan.apply()
     assert caught.value.keys == [("new",)]
     assert parents_table() == before
+
+
+def _utc(hour: int) -> datetime.datetime:
+    return datetime.datetime(2024, 3, 1, hour, tzinfo=datetime.UTC)
+
+
+@pytest.mark.parametrize("as_frame", [False, True])
+def test_stale_plan_row_appeared_with_created_composite_key(
+    alias: str, as_frame: bool
+) -> None:
+    """The INSERT's unique index finds the row; nothing is written, no warning."""
+    SyncReading.objects.create(station="a", taken_at=_utc(0), value=1.0)
+    rows = [("a", _utc(0), 2.0), ("a", _utc(1), 3.0), ("b", _utc(1), 4.0)]
+    data: Any = (
+        pl.DataFrame(
+            rows,
+            schema={
+                "station": pl.String(),
+                "taken_at": pl.Datetime("us", "UTC"),
+                "value": pl.Float64(),
+            },
+            orient="row",
+        )
+        if as_frame
+        else [SyncReading(station=s, taken_at=t, value=v) for s, t, v in rows]
+    )
+    with warnings.catch_warnings():
+        # Key reads send database values: no "naive datetime" warning.
+        warnings.simplefilter("error", RuntimeWarning)
+        plan = plan_sync(SyncReading, data, key=["station", "taken_at"])
+        assert (plan.to_create, plan.to_update) == (2, 1)
+        SyncReading.objects.create(station="b", taken_at=_utc(1), value=9.0)
+        before = readings_table()
+        with pytest.raises(StalePlanError, match="appeared") as caught:
+            plan.apply()
+    assert [key[0] for key in caught.value.keys] == ["b"]
+    assert readings_table() == before
+    if not as_frame:
+        assert all(obj.pk is None for obj in data)
+
+
+def test_composite_keys_created_and_found_without_warnings(alias: str) -> None:
+    SyncReading.objects.bulk_create(
+        [SyncReading(station="a", taken_at=_utc(h), value=h) for h in range(3)]
+    )
+    data = [SyncReading(station="a", taken_at=_utc(h), value=h + 1) for h in range(5)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        # Few keys in a bigger table: the keys are looked up, not the table read.
+        plan = plan_sync(SyncReading, data[:1], key=["station", "taken_at"])
+        assert (plan.to_create, plan.to_update) == (0, 1)
+        result = sync(SyncReading, data, key=["station", "taken_at"])
+    assert (result.created, result.updated) == (2, 3)
+    assert readings_table() == [("a", _utc(h), h + 1.0) for h in range(5)]
+
+
+@pytest.mark.backends("postgresql")
+def test_stale_plan_deferred_key_constraint_looked_up_first(alias: str) -> None:
+    """A deferred constraint would fail only at the commit: keys looked up first."""
+    day = datetime.date(2024, 3, 1)
+    plan = plan_sync(
+        SyncSlot,
+        [SyncSlot(code="x", day=day, label="mine")],
+        key=["code", "day"],
+    )
+    SyncSlot.objects.create(code="x", day=day, label="theirs")
+    with pytest.raises(StalePlanError, match="appeared"):
+        plan.apply()
+    assert list(SyncSlot.objects.values_list("code", "label")) == [("x", "theirs")]
 
 
 def test_delete_leaves_rows_that_appeared_since_the_plan(alias: str) -> None:

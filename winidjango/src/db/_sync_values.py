@@ -23,7 +23,8 @@ the index holds equal is matched, whatever the collation.
 import datetime
 import decimal
 import json
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import polars as pl
@@ -72,6 +73,51 @@ def canonical_text(value: Any) -> str | None:
     return str(value)
 
 
+#: Types whose equal values are spelled alike, so converting one value of
+#: a type converts every equal one (not so for floats, ``-0.0 == 0.0``, nor
+#: for decimals, ``Decimal("1.5") == Decimal("1.50")``).
+_DISTINCT_TYPES = frozenset(
+    {str, int, bool, bytes, uuid.UUID, datetime.date, datetime.time, datetime.datetime}
+)
+_CLOCK_TYPES = frozenset({datetime.time, datetime.datetime})
+
+
+def each_distinct(convert: Callable[[Any], Any], values: Iterable[Any]) -> list[Any]:
+    """``convert(value)`` of every value (None stays None), once per distinct value.
+
+    A column of dates, times or timestamps repeats a few thousand values
+    over hundreds of thousands of rows, and converting one value the way
+    Django stores it costs several Python calls: each distinct value is
+    converted once. Only values of the types in ``_DISTINCT_TYPES`` are
+    remembered, by type and value; a datetime or time with ``fold=1``
+    (equal to its ``fold=0`` twin, but made aware differently), a time with
+    a time zone and values of any other type are converted one by one.
+    """
+    cache: dict[tuple[type, Any], Any] = {}
+    converted: list[Any] = []
+    append = converted.append
+    for value in values:
+        if value is None:
+            append(None)
+            continue
+        kind = value.__class__
+        if kind not in _DISTINCT_TYPES or (
+            kind in _CLOCK_TYPES
+            and (value.fold or (kind is datetime.time and value.tzinfo is not None))
+        ):
+            append(convert(value))
+            continue
+        key = (kind, value)
+        found = cache.get(key, _UNSET)
+        if found is _UNSET:
+            found = cache[key] = convert(value)
+        append(found)
+    return converted
+
+
+_UNSET = object()
+
+
 def _json_text(field: Any, value: Any) -> str | None:
     if value is None:
         return None
@@ -115,37 +161,54 @@ class FieldValues:
                 dtype=pl.String(),
             )
         field, connection = self.field, self.connection
-        prepared = [
-            None
-            if value is None
-            else field.get_db_prep_save(field.to_python(value), connection)
-            for value in values
-        ]
-        return self.from_db_prep(prepared)
+        if self.plain:
+            return self._series(
+                each_distinct(
+                    lambda value: field.get_db_prep_save(
+                        field.to_python(value), connection
+                    ),
+                    values,
+                )
+            )
+        return pl.Series(
+            each_distinct(
+                lambda value: canonical_text(
+                    field.get_db_prep_save(field.to_python(value), connection)
+                ),
+                values,
+            ),
+            dtype=pl.String(),
+        )
 
     def from_table(self, values: Sequence[Any]) -> pl.Series:
         """The column of values as read from the table by the driver."""
         if self.plain:
             return self._series(values)
-        converted = list(values)
         col, connection = self._col, self.connection
-        for converter in self._converters:
-            converted = [
-                None if value is None else converter(value, col, connection)
-                for value in converted
-            ]
+        converters = self._converters
         if self.is_json:
+            converted = list(values)
+            for converter in converters:
+                converted = [
+                    None if value is None else converter(value, col, connection)
+                    for value in converted
+                ]
             return pl.Series(
                 [_json_text(self.target, value) for value in converted],
                 dtype=pl.String(),
             )
         field = self.field
-        return self.from_db_prep(
-            [
-                None if value is None else field.get_db_prep_save(value, connection)
-                for value in converted
-            ]
-        )
+
+        def stored(value: Any) -> str | None:
+            for converter in converters:
+                if value is None:
+                    return None
+                value = converter(value, col, connection)
+            if value is None:
+                return None
+            return canonical_text(field.get_db_prep_save(value, connection))
+
+        return pl.Series(each_distinct(stored, values), dtype=pl.String())
 
     def _series(self, values: Sequence[Any]) -> pl.Series:
         if self.dtype == pl.Boolean():

@@ -25,7 +25,7 @@ Rules that keep a daily sync safe:
 import logging
 import operator
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 from operator import attrgetter, itemgetter, methodcaller
@@ -33,7 +33,7 @@ from typing import Any
 
 import polars as pl
 from django.core.exceptions import FieldDoesNotExist
-from django.db import connections, router, transaction
+from django.db import IntegrityError, connections, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import BinaryField, Model, Q, QuerySet
 from django.db.models.deletion import Collector
@@ -47,6 +47,7 @@ from winidjango.src.db._sync_delete import count_deletion
 from winidjango.src.db._sync_values import (
     FieldValues,
     data_weights,
+    each_distinct,
     text_collations,
     weight_sql,
 )
@@ -371,10 +372,9 @@ class _Data:
         if self.values[f].plain:
             return values
         connection = self.connection
-        return [
-            None if v is None else f.get_db_prep_save(f.to_python(v), connection)
-            for v in values
-        ]
+        return each_distinct(
+            lambda v: f.get_db_prep_save(f.to_python(v), connection), values
+        )
 
     def _name(self, f: Any) -> str:
         if f in self.key_fields:
@@ -583,7 +583,9 @@ class SyncPlan:
         Inside a caller's ``transaction.atomic()`` it joins that transaction.
         Before the first write, every row the plan read is read again (locked
         with ``SELECT ... FOR UPDATE`` where the database has it) and
-        compared with what the plan saw.
+        compared with what the plan saw. A row that appeared with a key the
+        plan creates is found by the ``INSERT`` itself (the key's unique
+        index refuses it), and the whole apply is rolled back.
 
         Raises:
             StalePlanError: a row the plan read changed or vanished, or a row
@@ -660,18 +662,62 @@ class SyncPlan:
                     f"{changed.height} row(s) changed or vanished since the plan",
                     [tuple(row) for row in changed.select(keys).head(_SAMPLES).rows()],
                 )
-        if self._create_rows:
-            lookups = [
-                [column[row] for row in self._create_rows]
-                for column in self._data.lookups
-            ]
-            appeared = reader.read_keys(lookups, lock=True)
-            if appeared.height:
-                keys = [c for c in appeared.columns if c.startswith("k")]
-                self._raise_stale(
-                    f"{appeared.height} row(s) appeared with keys the plan creates",
-                    [tuple(row) for row in appeared.select(keys).head(_SAMPLES).rows()],
-                )
+        if self._create_rows and not self._inserts_refuse_taken_keys():
+            self._refuse_appeared(lock=True)
+
+    def _inserts_refuse_taken_keys(self) -> bool:
+        """Whether an INSERT of a key a row holds already fails at once.
+
+        Then no key is looked up before the creates: the unique index itself
+        compares the created keys with every row (see :meth:`_create`). Only
+        a PostgreSQL constraint declared ``deferrable`` checks at the commit.
+        """
+        connection = connections[self.alias]
+        if not connection.features.supports_deferrable_unique_constraints:
+            return True
+        meta = get_model_meta(self.model)
+        wanted = frozenset(f.name for f in self._key_fields)
+        if len(wanted) == 1 and self._key_fields[0].unique:
+            return True
+        if wanted in (frozenset(names) for names in meta.unique_together):
+            return True
+        return any(
+            frozenset(c.fields) == wanted and c.deferrable is None
+            for c in meta.total_unique_constraints
+        )
+
+    def _refuse_appeared(self, *, lock: bool) -> None:
+        """Raise StalePlanError if a row holds a key the plan creates."""
+        lookups = [
+            [column[row] for row in self._create_rows] for column in self._data.lookups
+        ]
+        appeared = self._reader.read_keys(lookups, lock=lock)
+        if appeared.height:
+            keys = [c for c in appeared.columns if c.startswith("k")]
+            self._raise_stale(
+                f"{appeared.height} row(s) appeared with keys the plan creates",
+                [tuple(row) for row in appeared.select(keys).head(_SAMPLES).rows()],
+            )
+
+    def _create(self, write: Callable[[], int]) -> int:
+        """Run ``write`` (the creates) in a savepoint; return its row count.
+
+        A row that appeared since the plan with a key the plan creates makes
+        the INSERT fail on the unique index, which compares as the database
+        does (its collation included). Only then are the created keys looked
+        up, to tell a stale plan (StalePlanError) from another refusal (the
+        IntegrityError itself). The savepoint keeps the connection usable
+        for that look-up on PostgreSQL.
+        """
+        try:
+            with transaction.atomic(using=self.alias):
+                return write()
+        except IntegrityError as error:
+            try:
+                self._refuse_appeared(lock=False)
+            except StalePlanError as stale:
+                raise stale from error
+            raise
 
     def _raise_stale(self, why: str, keys: list[tuple[Any, ...]]) -> None:
         label = get_model_meta(self.model).label
@@ -801,12 +847,9 @@ class SyncPlan:
             self._remember(
                 new, list(map(vars, new)), list(map(attrgetter("_state"), new))
             )
-            created = len(
-                bulk_create_in_steps(
-                    self.model,
-                    new,
-                    self._step,
-                    using=self.alias,
+            created = self._create(
+                lambda: len(
+                    bulk_create_in_steps(self.model, new, self._step, using=self.alias)
                 )
             )
         return created, updated
@@ -821,8 +864,10 @@ class SyncPlan:
             updated = self._update_from_frame(frame)
         created = 0
         if self._create_rows:
-            created = bulk_create_from_frame(
-                self.model, frame[self._create_rows], self._step, using=self.alias
+            created = self._create(
+                lambda: bulk_create_from_frame(
+                    self.model, frame[self._create_rows], self._step, using=self.alias
+                )
             )
         return created, updated
 
@@ -922,6 +967,7 @@ class _Reader:
                     [],
                     output_field=BinaryField(),
                 )
+        self._select: str | None = None
         self.names = [
             meta.pk.attname,
             *[f.attname for f in key_fields],
@@ -1024,68 +1070,91 @@ class _Reader:
                 break
         return pl.concat(frames) if frames else self.empty()
 
-    def _plain_sql(self, column: str, count: int, *, lock: bool) -> str:
-        """``SELECT <columns> FROM <table> WHERE <column> IN (%s, ...)``.
+    def _select_sql(self, where: str, *, lock: bool) -> str:
+        """``SELECT <columns> FROM <table> WHERE <where>`` (raw SQL).
 
-        Built once around the compiled column list, not through a lookup:
-        Django prepares every value of an ``__in`` lookup one by one.
+        Built once around the compiled column list, not through lookups:
+        Django prepares every value of a lookup one by one (and, given the
+        text a database stores for a datetime, parses it back and warns that
+        it is naive). The values sent here are database values already.
         """
-        base = self._values(self.manager.order_by(), lock=False)
-        select, params = base.query.get_compiler(using=self.alias).as_sql()
-        assert not params
-        quote = self.connection.ops.quote_name
-        table = get_model_meta(self.model).db_table
-        marks = ", ".join(["%s"] * count)
-        sql = f"{select} WHERE {quote(table)}.{quote(column)} IN ({marks})"
+        if self._select is None:
+            base = self._values(self.manager.order_by(), lock=False)
+            select, params = base.query.get_compiler(using=self.alias).as_sql()
+            assert not params
+            self._select = select
+        sql = f"{self._select} WHERE {where}"
         if lock and self.connection.features.has_select_for_update:
             sql += " FOR UPDATE"
         return sql
+
+    def _column_sql(self, column: str) -> str:
+        quote = self.connection.ops.quote_name
+        table = get_model_meta(self.model).db_table
+        return f"{quote(table)}.{quote(column)}"
 
     def _read_in(
         self, column: str, values: Sequence[Any], *, lock: bool
     ) -> pl.DataFrame:
         frames = [self.empty()]
-        chunk = max(self.step, 1000)
+        chunk = self._keys_per_query(1)
+        operand = self._column_sql(column)
         with self.connection.cursor() as cursor:
             for start in range(0, len(values), chunk):
                 part = list(values[start : start + chunk])
-                cursor.execute(self._plain_sql(column, len(part), lock=lock), part)
+                marks = ", ".join(["%s"] * len(part))
+                cursor.execute(
+                    self._select_sql(f"{operand} IN ({marks})", lock=lock), part
+                )
                 rows = cursor.fetchall()
                 if rows:
                     frames.append(self.frame(list(rows)))
         return pl.concat(frames)
+
+    def _keys_per_query(self, columns: int) -> int:
+        """Keys sent in one query: within the backend's parameter limit."""
+        wanted = max(self.step, 1000) if columns == 1 else 500
+        limit = get_writer(self.connection).max_params_per_statement()
+        if limit is not None:
+            wanted = min(wanted, max(limit // columns, 1))
+        return wanted
 
     def read_pks(self, pks: Sequence[Any], *, lock: bool) -> pl.DataFrame:
         """The rows whose primary key is in ``pks`` (database values)."""
         return self._read_in(str(self.pk_field.column), pks, lock=lock)
 
     def read_keys(self, lookups: list[list[Any]], *, lock: bool) -> pl.DataFrame:
-        """The rows whose key equals one of the data's (the database compares)."""
+        """The rows whose key equals one of the data's (the database compares).
+
+        ``lookups`` holds one list of database values per key field. A key
+        with an empty part (a parent the same sync creates) is left out: no
+        row can hold it yet. The key columns are compared in SQL, as the
+        unique index compares them (its collation included), a few hundred
+        keys per query.
+        """
         if len(self.key_fields) == 1:
             values = [v for v in lookups[0] if v is not None and v is not _PENDING]
             return self._read_in(str(self.key_fields[0].column), values, lock=lock)
-        base = self._values(self.manager, lock)
+        operands = [self._column_sql(str(f.column)) for f in self.key_fields]
+        one = "(" + " AND ".join(f"{operand} = %s" for operand in operands) + ")"
+        keys = [
+            key
+            for key in zip(*lookups, strict=True)
+            if not any(v is None or v is _PENDING for v in key)
+        ]
         frames = [self.empty()]
-        count = len(lookups[0]) if lookups else 0
-        chunk = 200
-        for start in range(0, count, chunk):
-            keys = [
-                key
-                for key in zip(
-                    *(column[start : start + chunk] for column in lookups), strict=True
+        chunk = self._keys_per_query(len(operands))
+        with self.connection.cursor() as cursor:
+            for start in range(0, len(keys), chunk):
+                part = keys[start : start + chunk]
+                where = " OR ".join([one] * len(part))
+                cursor.execute(
+                    self._select_sql(where, lock=lock),
+                    [value for key in part for value in key],
                 )
-                if not any(v is None or v is _PENDING for v in key)
-            ]
-            if not keys:
-                continue
-            condition = Q()
-            for key in keys:
-                condition |= Q(
-                    **{f.attname: v for f, v in zip(self.key_fields, key, strict=True)}
-                )
-            rows = self._execute(base.filter(condition))
-            if rows:
-                frames.append(self.frame(rows))
+                rows = cursor.fetchall()
+                if rows:
+                    frames.append(self.frame(list(rows)))
         return pl.concat(frames)
 
     def count(self) -> int:
