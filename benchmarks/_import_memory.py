@@ -10,8 +10,9 @@ keys) in a process of its own, so that the process's peak resident memory
     uv run python -m benchmarks._import_memory --db sqlite --rows 10000000 --lazy
 
 Without ``--lazy`` the command reads the whole file (``pl.read_csv``) and
-imports it as one frame; with it, it returns ``pl.scan_csv(path)`` and the
-import runs in batches of ``--batch-size`` rows. The measuring process prints
+imports it as one frame; with it, it returns ``pl.scan_csv(path)``, and with
+``--chunks`` a generator of DataFrames parsed from blocks of the file; both
+are imported in batches of ``--batch-size`` rows. The measuring process prints
 one JSON line (rows, seconds, rows/s, baseline and peak RSS); the file is
 deleted afterwards. ``--json PATH`` appends the line to a JSON list there.
 """
@@ -34,7 +35,11 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--db", choices=["sqlite", "postgres", "mariadb"], default="sqlite"
     )
     parser.add_argument("--rows", type=int, required=True)
-    parser.add_argument("--lazy", action="store_true")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--lazy", action="store_true", help="pl.scan_csv(path)")
+    source.add_argument(
+        "--chunks", action="store_true", help="a generator of DataFrames"
+    )
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--json", help="append the result to this JSON list")
     # Internal: import this file in this process and print the JSON line.
@@ -77,7 +82,11 @@ def _measure(args: argparse.Namespace) -> dict[str, Any]:
             editor.create_model(ImportRow)
 
     fresh()
-    options: dict[str, Any] = {"lazy": args.lazy, "verbosity": 0}
+    options: dict[str, Any] = {
+        "lazy": args.lazy,
+        "chunks": args.chunks,
+        "verbosity": 0,
+    }
     if args.batch_size:
         options["batch_size"] = args.batch_size
     baseline = _db.current_rss_mib()
@@ -93,7 +102,7 @@ def _measure(args: argparse.Namespace) -> dict[str, Any]:
     _db.remove_sqlite_file()
     return {
         "db": args.db,
-        "source": "LazyFrame (batches)" if args.lazy else "DataFrame (in memory)",
+        "source": _source_name(args),
         "rows": stored,
         "batch_size": args.batch_size,
         "seconds": seconds,
@@ -102,6 +111,14 @@ def _measure(args: argparse.Namespace) -> dict[str, Any]:
         "peak_rss_mib": peak,
         "growth_mib": peak - baseline,
     }
+
+
+def _source_name(args: argparse.Namespace) -> str:
+    if args.lazy:
+        return "pl.scan_csv (LazyFrame)"
+    if args.chunks:
+        return "generator of DataFrames"
+    return "pl.read_csv (DataFrame)"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -126,6 +143,8 @@ def main(argv: list[str] | None = None) -> None:
         ]
         if args.lazy:
             command.append("--lazy")
+        if args.chunks:
+            command.append("--chunks")
         if args.batch_size:
             command += ["--batch-size", str(args.batch_size)]
         done = subprocess.run(command, capture_output=True, text=True, check=False)
@@ -134,7 +153,6 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(done.returncode)
     line = done.stdout.strip().splitlines()[-1]
     result = json.loads(line)
-    result["file_mib"] = None
     print(line)
     if args.json:
         target = Path(args.json)
