@@ -67,7 +67,7 @@ class ImportRowCleaningDF(CleaningDF):
 
     @classmethod
     def get_col_dtype_map(cls) -> dict[str, type[pl.DataType]]:
-        return dict(COLUMNS)  # type: ignore[arg-type]
+        return dict(COLUMNS)
 
     @classmethod
     def get_drop_null_subsets(cls) -> tuple[tuple[str, ...], ...]:
