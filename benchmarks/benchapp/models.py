@@ -71,3 +71,20 @@ class SyncRow(models.Model):
 
     def __str__(self) -> str:
         return self.code
+
+
+class ImportRow(models.Model):
+    """The ``import`` memory benchmark's table: six columns, no key."""
+
+    code = models.CharField(max_length=32)
+    name = models.CharField(max_length=100)
+    number = models.IntegerField()
+    amount = models.FloatField()
+    flag = models.BooleanField()
+    note = models.TextField()
+
+    class Meta:
+        app_label = "benchapp"
+
+    def __str__(self) -> str:
+        return self.code

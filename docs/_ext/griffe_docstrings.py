@@ -23,7 +23,15 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from griffe import Alias, Docstring, Extension, GriffeLoader, Module, Object
+from griffe import (
+    Alias,
+    AliasResolutionError,
+    Docstring,
+    Extension,
+    GriffeLoader,
+    Module,
+    Object,
+)
 
 _EXAMPLE_HEADING = re.compile(r"^Example:[ \t]*$", re.MULTILINE)
 _SPHINX_ROLE = re.compile(r":(?:attr|class|data|exc|func|meth|mod|obj):`(~?)([^`]+)`")
@@ -41,7 +49,9 @@ def _lookup(scope: Object, name: str) -> Object | Alias | None:
     """Find ``name`` (possibly dotted) among the members of ``scope``."""
     try:
         return scope.get_member(name)
-    except (KeyError, ValueError):
+    except (KeyError, ValueError, AliasResolutionError):
+        # An alias of a module griffe did not load (``time`` in
+        # ``:func:`time.monotonic```): no link.
         pass
     except Exception:  # through an alias of a module griffe did not load
         return None

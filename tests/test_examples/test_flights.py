@@ -196,6 +196,44 @@ def test_import_slice(alias: str, expected: Expected) -> None:
     assert "rows/s" in output
 
 
+def test_rejects_list_the_flights_to_unknown_airports(
+    alias: str, expected: Expected, tmp_path: Path
+) -> None:
+    path = tmp_path / "flights_rejects.csv"
+    command, output = run_import(alias, rejects=str(path))
+
+    # The slice's flights to an airport not in the airports table, with their
+    # 1-based row number in the raw flights (the CSV line number minus 1).
+    numbered = expected.raw[data.FLIGHTS].with_row_index("row", offset=1)
+    unknown = numbered.filter(
+        ~pl.col("dest").is_in(list(expected.raw[data.AIRPORTS]["faa"]))
+    )
+    assert unknown.height > 0
+    rejects = pl.read_csv(path, infer_schema=False)
+    assert rejects.columns[:4] == ["row", "model", "column", "reason"]
+    assert rejects.columns[4:] == expected.raw[data.FLIGHTS].columns
+    assert [int(r) for r in rejects["row"]] == unknown["row"].to_list()
+    assert set(rejects["model"]) == {"FlightCleaningDF"}
+    assert set(rejects["column"]) == {"dest"}
+    assert rejects["reason"].to_list() == [
+        f"dest not in airports (faa={code!r})" for code in unknown["dest"]
+    ]
+    # The source values are those of the raw rows.
+    for column in ("dest", "flight", "carrier", "origin", "sched_dep_time"):
+        assert rejects[column].to_list() == unknown[column].to_list()
+
+    # Everything else was imported, as without --rejects.
+    assert db_counts() == expected.kept
+    saved: set[tuple[Any, ...]] = set(
+        Flight.objects.values_list(
+            "date", "carrier_id", "number", "origin_id", "sched_dep_time"
+        )
+    )
+    assert saved == expected.flight_keys(expected.kept_flights)
+    assert command.report.dropped == {"dest not in airports": unknown.height}
+    assert str(path) in output
+
+
 def test_second_run_changes_nothing(alias: str, expected: Expected) -> None:
     run_import(alias)
     before = {

@@ -94,6 +94,10 @@ class Bulks(dict[type[Model], list[Model] | pl.DataFrame]):
 
 # -- rules across tables -----------------------------------------------------
 
+#: The column that carries a cleaned flight's row number in the raw flights
+#: (1-based), when the import keeps track of it (``--rejects``).
+SOURCE_ROW = "source_row"
+
 
 def _is_in(column: str, values: pl.Series) -> pl.Expr:
     return pl.col(column).is_in(values.implode())
@@ -108,6 +112,8 @@ def check_references(
     flights: pl.DataFrame,
     parents: Mapping[str, pl.DataFrame],
     report: TableReport,
+    *,
+    dropped: list[tuple[int, str, str, str]] | None = None,
 ) -> pl.DataFrame:
     """Drop flights whose airline or airports are unknown; count unknown planes.
 
@@ -115,6 +121,11 @@ def check_references(
     code that is not in its table drops the flight (the reason names the
     codes). The plane is optional: a tail number that is not in the planes
     table stays on the flight as text, and the flight gets no plane.
+
+    With ``dropped`` (a list) and a :data:`SOURCE_ROW` column in ``flights``,
+    each dropped flight is also appended to ``dropped`` as ``(source row,
+    column, rule, detail)``, e.g. ``(13, "dest", "dest not in airports",
+    "(faa='BQN')")``, for the reject file.
     """
     rules = (
         ("carrier", data.AIRLINES, "carrier", "airlines"),
@@ -132,6 +143,10 @@ def check_references(
             )
             reason = f"{column} not in {table_name} ({_codes(counts, column)})"
             report.dropped[reason] = unknown.height
+            if dropped is not None and SOURCE_ROW in unknown.columns:
+                rule = f"{column} not in {table_name}"
+                for row, code in unknown.select(SOURCE_ROW, column).iter_rows():
+                    dropped.append((row, column, rule, f"({key}={code!r})"))
             flights = flights.filter(_is_in(column, known))
     planes = parents[data.PLANES].get_column("tailnum")
     unknown_planes = flights.filter(

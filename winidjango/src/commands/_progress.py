@@ -109,6 +109,10 @@ class ProgressDisplay:
     ) -> None:
         self.drawing = enabled and _is_terminal(stream)
         self._progress: Progress | None = None
+        #: The line of each description, and the rows it had when it was
+        #: last (re)opened: a line added again counts on from there.
+        self._lines: dict[str, TaskID] = {}
+        self._base: dict[TaskID, int] = {}
         if not self.drawing:
             return
         # Django's OutputWrapper ends every write with a newline; rich needs
@@ -148,10 +152,31 @@ class ProgressDisplay:
         """
         if self._progress is None:
             return None
+        again = self._lines.get(description)
+        if again is not None:
+            return self._reopen(again, total)
         task = self._progress.add_task(description, total=total)
         if since is not None:
             self._progress.tasks[self._index(task)].start_time = since
+        self._lines[description] = task
+        self._base[task] = 0
         return task
+
+    def _reopen(self, task_id: TaskID, total: int | None) -> TaskID:
+        """Count on a line that was added before, for ``total`` more rows.
+
+        A batched import runs its steps once per batch: each step keeps one
+        line that adds up the batches, instead of one line per batch.
+        """
+        assert self._progress is not None
+        task = self._progress.tasks[self._index(task_id)]
+        base = int(task.completed)
+        self._base[task_id] = base
+        task.finished_time = None
+        task.finished_speed = None
+        task.stop_time = None
+        self._progress.update(task_id, total=None if total is None else base + total)
+        return task_id
 
     def advance(self, task: TaskID | None, rows: int) -> None:
         """Count ``rows`` more rows on a line.
@@ -171,7 +196,8 @@ class ProgressDisplay:
         if self._progress is None or task is None:
             return
         if rows is not None:
-            self._progress.update(task, total=rows, completed=rows)
+            done = self._base.get(task, 0) + rows
+            self._progress.update(task, total=done, completed=done)
         else:
             current = self._progress.tasks[self._index(task)]
             self._progress.update(task, total=current.total or current.completed)

@@ -538,6 +538,12 @@ class ImportDataBaseCommand(ABCBaseCommand):
     ) -> None:
         """Clean, build, check and write ``raw``, whose first row is ``first_row``."""
         self.report.rows_read += raw.height
+        # The counts of the parts before this one, which this part adds to.
+        self._counts_before = {
+            name: dict(getattr(self.report, name))
+            for name in ("created", "updated", "unchanged", "already_saved")
+        }
+        self._refused_in_write: dict[type[Model], int] = {}
         with self._step("clean", "clean_data", total=raw.height) as step:
             cleaned, numbers = self._clean(raw, first_row)
             step.rows = raw.height
@@ -556,7 +562,7 @@ class ImportDataBaseCommand(ABCBaseCommand):
             if self._rejecting:
                 bulks = self._set_aside(bulks, rows_of)
             else:
-                self._check(bulks)
+                self._check(bulks, rows_of)
             self._check_repeated_keys(bulks, keys, rows_of)
             step.rows = objects
         self._check_reject_limit()
@@ -781,6 +787,11 @@ class ImportDataBaseCommand(ABCBaseCommand):
         if numbers is not None:
             rows_of[model] = [n for n, kept in zip(numbers, keep, strict=True) if kept]
 
+    def _set_count(self, name: str, label: str, value: int) -> None:
+        """Set this part's count ``name`` of ``label``, on top of earlier parts'."""
+        before = getattr(self, "_counts_before", {}).get(name, {})
+        getattr(self.report, name)[label] = before.get(label, 0) + value
+
     def _check_reject_limit(self) -> None:
         limit: RejectLimit | None = self.options.get("max_rejects")
         if limit is None:
@@ -918,6 +929,11 @@ class ImportDataBaseCommand(ABCBaseCommand):
         finally:
             progress.close()
         rows_of = getattr(self, "_rows_of", {})
+        # Not written, but not saved before either: the report must not
+        # count them as "already saved".
+        self._refused_in_write = {
+            model: len(found) for model, found in (refused or {}).items()
+        }
         for model, found in (refused or {}).items():
             numbers = rows_of.get(model)
             if numbers is not None and len(numbers) != len(given[model]):
@@ -991,9 +1007,9 @@ class ImportDataBaseCommand(ABCBaseCommand):
             step.rows = sum(r.created + r.updated for r in results.values())
         for model, result in results.items():
             label = _label(model)
-            self.report.created[label] = result.created
-            self.report.updated[label] = result.updated
-            self.report.unchanged[label] = result.unchanged
+            self._set_count("created", label, result.created)
+            self._set_count("updated", label, result.updated)
+            self._set_count("unchanged", label, result.unchanged)
         for result in results.values():
             for label, count in result.deleted_by_model.items():
                 if count:
@@ -1062,9 +1078,9 @@ class ImportDataBaseCommand(ABCBaseCommand):
     def _record_plan(self, plans: Mapping[type[Model], SyncPlan]) -> None:
         for model, model_plan in plans.items():
             label = _label(model)
-            self.report.created[label] = model_plan.to_create
-            self.report.updated[label] = model_plan.to_update
-            self.report.unchanged[label] = model_plan.unchanged
+            self._set_count("created", label, model_plan.to_create)
+            self._set_count("updated", label, model_plan.to_update)
+            self._set_count("unchanged", label, model_plan.unchanged)
             changes = {f: n for f, n in model_plan.field_changes.items() if n}
             if changes:
                 self.report.field_changes[label] = changes
@@ -1125,9 +1141,13 @@ class ImportDataBaseCommand(ABCBaseCommand):
         for model in dict.fromkeys([*created, *bulks]):
             label = _label(model)
             done = created.get(model, 0)
-            self.report.created[label] = done if isinstance(done, int) else len(done)
-            self.report.already_saved[label] = (
-                len(bulks[model]) - self.report.created[label]
+            created_here = done if isinstance(done, int) else len(done)
+            refused_here = getattr(self, "_refused_in_write", {}).get(model, 0)
+            self._set_count("created", label, created_here)
+            self._set_count(
+                "already_saved",
+                label,
+                len(bulks[model]) - created_here - refused_here,
             )
         if saved_objects:
             self.say(
@@ -1452,7 +1472,11 @@ class ImportDataBaseCommand(ABCBaseCommand):
             message = f"--delete: {error}"
             raise CommandError(message) from error
 
-    def _check(self, bulks: _Bulks) -> None:
+    def _check(
+        self,
+        bulks: _Bulks,
+        rows_of: Mapping[type[Model], list[int] | None] | None = None,
+    ) -> None:
         """Check objects and frames alike before anything is written."""
         objects: dict[type[Model], list[Model]] = {}
         for model, bulk in bulks.items():
@@ -1463,6 +1487,15 @@ class ImportDataBaseCommand(ABCBaseCommand):
                 check_frame(model, bulk, using=self.database_for(model))
             except (TypeError, ValueError) as error:
                 message = f"The {_label(model)} frame was refused: {error}"
+                numbers = (rows_of or {}).get(model)
+                row = getattr(error, "row", None)
+                if numbers is not None and isinstance(row, int) and row >= 1:
+                    # The frame's rows are the cleaned ones, in the cleaning's
+                    # order; the source row is the one to look up.
+                    message += (
+                        f" (row {row} of the frame is row {numbers[row - 1]} "
+                        "of the data handle_import() returned)"
+                    )
                 raise CommandError(message) from error
         check_bulks(objects)
 

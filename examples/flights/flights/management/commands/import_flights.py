@@ -47,6 +47,7 @@ from winiutils.core.data.dataframe.cleaning import CleaningDF
 from examples.flights.flights import cleaning, data, importing
 from examples.flights.flights.importing import MODELS, NATURAL_KEYS, Bulks
 from examples.flights.flights.models import Flight
+from winidjango.src.commands._cleaning import Dropped, clean_tracked
 from winidjango.src.commands.import_data import ImportDataBaseCommand
 
 #: Objects per INSERT: bigger than the library's default of 1000, which
@@ -218,10 +219,14 @@ class Command(ImportDataBaseCommand):
         Returns the cleaned flights; the other tables are kept for the build.
         """
         raw_frames = {**self._raw, data.FLIGHTS: df}
+        tracking = bool(self.get_option("rejects"))
         for name in data.TABLES:
             self._cleaning_table = name
             with self._timed(name, "clean"):
-                cleaned = super().clean_data(raw_frames[name])
+                if tracking and name == data.FLIGHTS:
+                    cleaned = self._clean_flights_tracked(raw_frames[name])
+                else:
+                    cleaned = super().clean_data(raw_frames[name])
             report = self.tables[name]
             report.dropped.update(
                 cleaning.drop_reasons(
@@ -244,9 +249,13 @@ class Command(ImportDataBaseCommand):
                 )
                 weather.notes[note] = repeats
         with self._timed(data.FLIGHTS, "clean"):
+            dropped: list[tuple[int, str, str, str]] = []
             cleaned_flights = importing.check_references(
-                self._cleaned[data.FLIGHTS], self._cleaned, flights
+                self._cleaned[data.FLIGHTS], self._cleaned, flights, dropped=dropped
             )
+            self._set_aside_dropped(dropped)
+            if importing.SOURCE_ROW in cleaned_flights.columns:
+                cleaned_flights = cleaned_flights.drop(importing.SOURCE_ROW)
             midnights = cleaning.midnight_repairs(df)
             if midnights:
                 columns = ", ".join(f"{c} {n:,}" for c, n in midnights.items())
@@ -260,6 +269,34 @@ class Command(ImportDataBaseCommand):
             # With --delete, get_source_keys() still needs the raw tables.
             self._raw.clear()
         return cleaned_flights
+
+    def _clean_flights_tracked(self, raw: pl.DataFrame) -> pl.DataFrame:
+        """The flights cleaned with each row's number in the raw flights.
+
+        With ``--rejects``: the rows the cleaning drops go to the reject file
+        with their rule, and the cleaned rows keep their source row number
+        (column :data:`~examples.flights.flights.importing.SOURCE_ROW`), so
+        that the rules across tables can name the flights they drop.
+        """
+        cleaning_cls = cleaning.FlightCleaningDF
+        try:
+            tracked = clean_tracked(cleaning_cls, raw, drop_required_nulls=True)
+        except (KeyError, TypeError, ValueError, pl.exceptions.PolarsError) as error:
+            message = f"{cleaning_cls.__name__} refused the data: {error}"
+            raise CommandError(message) from error
+        self.rejects.add_dropped(tracked.dropped, cleaning_cls.__name__)
+        for row in tracked.dropped:
+            self.report.dropped[row.rule] = self.report.dropped.get(row.rule, 0) + 1
+        return tracked.df.with_columns(tracked.rows.alias(importing.SOURCE_ROW))
+
+    def _set_aside_dropped(self, dropped: list[tuple[int, str, str, str]]) -> None:
+        """Put the flights the rules across tables dropped in the reject file."""
+        rows = [
+            Dropped(row, column, rule, detail) for row, column, rule, detail in dropped
+        ]
+        self.rejects.add_dropped(rows, cleaning.FlightCleaningDF.__name__)
+        for row in rows:
+            self.report.dropped[row.rule] = self.report.dropped.get(row.rule, 0) + 1
 
     def get_bulks_by_model(
         self, df: pl.DataFrame
