@@ -53,8 +53,6 @@ def _lookup(scope: Object, name: str) -> Object | Alias | None:
         # An alias of a module griffe did not load (``time`` in
         # ``:func:`time.monotonic```): no link.
         pass
-    except Exception:  # through an alias of a module griffe did not load
-        return None
     if scope.is_class:
         try:
             return scope[name]
@@ -73,7 +71,7 @@ def _identifier(obj: Object, name: str, root: Module) -> str:
         if isinstance(found, Alias):
             try:
                 return found.target_path
-            except Exception:  # an alias of a module griffe did not load
+            except AliasResolutionError:
                 return name
         if found is not None:
             return found.path
