@@ -55,6 +55,7 @@ from winidjango.src.db._backends.postgresql import PostgreSqlWriter
 from winidjango.src.db._delete import DeletePlan, preview_deletion, sum_delete_counts
 from winidjango.src.db._frame import FramePlan
 from winidjango.src.db._insert import InsertPlan
+from winidjango.src.db._insert_copy import OneCopy, can_stream, with_drawn_keys
 from winidjango.src.db._load_rejecting import (
     create_objects_rejecting,
     load_frame_rejecting,
@@ -367,6 +368,17 @@ def bulk_create_in_steps[M: Model](
         )
         return created if return_objects else len(created)
     try:
+        if atomic:
+            streamed = _create_in_one_copy(
+                plan,
+                bulk,
+                step,
+                threads=threads,
+                progress=progress,
+                return_objects=return_objects,
+            )
+            if streamed is not None:
+                return streamed
         if not return_objects:
             return _count_created(
                 plan, bulk, step, threads=threads, atomic=atomic, progress=progress
@@ -406,6 +418,80 @@ def _run_inserts[M: Model, R](
         progress=progress,
         pipelined=not self_referencing,
     )
+
+
+def _create_in_one_copy[M: Model](
+    plan: InsertPlan[M],
+    bulk: Iterable[M],
+    step: int,
+    *,
+    threads: int | None,
+    progress: Progress | None,
+    return_objects: bool,
+) -> list[M] | int | None:
+    """Create ``bulk`` through one streamed COPY where it can; None if not.
+
+    See :mod:`winidjango.src.db._insert_copy`. None (nothing read, nothing
+    written) unless the plan writes plain rows with PostgreSQL's COPY. The
+    chunks after one that cannot be streamed take the chunk-by-chunk path,
+    in the same transaction. With ``return_objects=False`` the plan keeps no
+    strong reference and neither does this: a count is returned instead.
+    """
+    if not can_stream(plan):
+        return None
+    alias = plan.alias
+    keep = return_objects
+    chunks = _validated_chunks(plan, bulk, step)  # a list is checked here
+    keys: deque[int] = deque()
+    # Keys are drawn before the COPY starts, which needs the number of
+    # objects without a key: known for a list, not for a generator.
+    needed = plan.keys_needed(bulk) if isinstance(bulk, Sequence) else None
+    counted = needed is not None
+    with transaction.atomic(using=alias):
+        if needed:
+            writer = plan.writer
+            assert isinstance(writer, PostgreSqlWriter)
+            with connections[alias].cursor() as cursor:
+                sequence = writer.key_sequence(
+                    cursor, plan.table, str(plan.pk_field.column)
+                )
+                if sequence is None:
+                    counted = False  # keys from a default the server runs
+                else:
+                    keys.extend(writer.reserve_keys(cursor, sequence, needed))
+        stream = OneCopy(
+            plan, keys, count_first=not counted, progress=progress, keep_objects=keep
+        )
+        left = stream.run(chunks)
+        rest: list[Any] = []
+        if left is not None:
+            execute: Callable[[Any], Any] = plan.execute
+            if not keep:
+
+                def execute(prepared: Any) -> int:
+                    return len(plan.execute(prepared))
+
+            rest = _run(
+                plan.model,
+                alias,
+                with_drawn_keys(plan, left, keys),
+                plan.prepare,
+                execute,
+                threads=threads,
+                atomic=True,
+                progress=progress,
+                pipelined=plan.model not in _related_models(plan.model),
+            )
+    logger.debug(
+        "created %s objects on %s, %s",
+        plan.model.__name__,
+        alias,
+        "in one COPY" if left is None else "in one COPY and then chunk by chunk",
+    )
+    if keep:
+        return [*stream.created, *(obj for result in rest for obj in result)]
+    count: int = stream.count + sum(rest)
+    return count
 
 
 def _create[M: Model](
