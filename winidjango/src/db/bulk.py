@@ -7,7 +7,9 @@ connection for ``using``: it either writes everything or nothing, and inside a
 caller's ``transaction.atomic()`` (or a ``TestCase``) it joins that
 transaction. Helper threads never write in this mode; they *prepare* upcoming
 chunks (instance checks, values, SQL) while the caller's thread executes the
-prepared ones, so the database work and the Python work overlap.
+prepared ones, so the database work and the Python work overlap. (On
+PostgreSQL, ``bulk_create_in_steps`` and ``bulk_create_from_frame`` stream
+every chunk into one ``COPY`` in this mode, prepared in the caller's thread.)
 
 With ``atomic=False`` every chunk commits on its own. On PostgreSQL and MariaDB,
 with ``threads > 1``, chunks are then written concurrently, each worker thread
@@ -314,7 +316,9 @@ def bulk_create_in_steps[M: Model](
         threads: threads working on the call, the caller's included; default
             :data:`DEFAULT_THREADS`. ``1`` does everything in the caller's thread.
         atomic: all-or-nothing (default). ``False`` commits chunk by chunk.
-        progress: optional ``progress(model, n)`` callback per written chunk.
+        progress: optional ``progress(model, n)`` callback per written chunk
+            (in the single COPY described below: once the chunk's rows are
+            handed to the COPY stream, before the statement ends).
         return_objects: ``False`` returns the number of rows created instead
             of the objects and keeps no reference to them, so that creating
             millions of rows from a generator needs memory for a few chunks
@@ -337,6 +341,19 @@ def bulk_create_in_steps[M: Model](
     Values are converted as Django's ``bulk_create`` converts them
     (``pre_save``, then ``get_db_prep_save``); only values that chain
     provably returns unchanged skip it.
+
+    On PostgreSQL with psycopg 3 and ``atomic=True``, the whole call is one
+    ``COPY`` statement, fed a chunk at a time (``step`` still bounds the rows
+    converted at once). The keys of a list's objects are drawn from the
+    key's sequence in one query before the COPY starts (no query can run
+    during it); a generator's length is unknown beforehand, so its chunks
+    join the COPY only while they need no drawn key (preset keys, or keys
+    from a Python default). A chunk that cannot be streamed (an SQL
+    expression as a value) ends the COPY; it and the rest are written chunk
+    by chunk in the same transaction, with the keys drawn for them, so every
+    object gets the key it would have got anyway, in input order.
+    ``threads`` does not apply to the streamed chunks: they are prepared in
+    the caller's thread.
 
     Raises:
         TypeError, ValueError: bad ``step``.
