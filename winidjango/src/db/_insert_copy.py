@@ -1,8 +1,7 @@
 """One COPY for all the chunks of an atomic ``bulk_create_in_steps`` on PostgreSQL.
 
 Each ``COPY`` statement has a fixed cost (a round trip, parsing, setting up
-the copy state), which for chunks of 1,000 rows was about a third of the
-time of writing them. Here every chunk is converted in turn and its rows
+the copy state; see ``docs/performance.md``). Here every chunk is converted in turn and its rows
 handed to one ``COPY`` stream, so ``step`` still bounds the rows converted
 at a time while the server sees a single statement.
 
