@@ -692,7 +692,7 @@ def _write_frame_at_once(
     """
     model = plan.model
     connection = connections[alias]
-    if isinstance(writer, PostgreSqlWriter):
+    if isinstance(writer, PostgreSqlWriter) and writer.uses_copy:
 
         def chunks() -> Iterator[list[tuple[Any, ...]]]:
             previous = 0
