@@ -109,14 +109,47 @@ def test_preset_and_missing_keys_share_the_copy(alias: str) -> None:
     assert drawn == list(range(drawn[0], drawn[0] + len(drawn)))
 
 
-@pytest.mark.backends("postgresql")
-def test_progress_per_chunk(alias: str) -> None:
-    calls: list[tuple[type[Model], int]] = []
+def test_progress_takes_the_chunked_path(backend: str, alias: str) -> None:
+    # A callback may query (and must see the rows reported), which no query
+    # can while a COPY is open: with progress, every chunk is its own COPY.
+    calls: list[tuple[type[Model], int, int]] = []
     objs = [Author(name=f"a{i}") for i in range(25)]
-    bulk_create_in_steps(
-        Author, objs, 10, progress=lambda model, n: calls.append((model, n))
-    )
-    assert calls == [(Author, 10), (Author, 10), (Author, 5)]
+    with _statements(alias) as statements:
+        bulk_create_in_steps(
+            Author,
+            objs,
+            10,
+            progress=lambda model, n: calls.append((model, n, Author.objects.count())),
+        )
+    assert calls == [(Author, 10, 10), (Author, 10, 20), (Author, 5, 25)]
+    if backend == "postgresql":
+        assert _copies(statements) == 3
+
+
+def test_query_in_pre_save_ends_the_copy(
+    backend: str, alias: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    field = Author._meta.get_field("name")
+    original = type(field).pre_save
+    seen: list[int] = []
+
+    def querying_pre_save(self: Any, obj: Model, add: bool) -> Any:
+        if obj.name == "a15":  # type: ignore[attr-defined]
+            seen.append(Author.objects.count())
+        return original(self, obj, add)
+
+    monkeypatch.setattr(type(field), "pre_save", querying_pre_save)
+    objs = [Author(name=f"a{i}") for i in range(25)]
+    with _statements(alias) as statements:
+        bulk_create_in_steps(Author, objs, 10)
+    assert seen[-1] == 10  # the first chunk, written before the query ran
+    if backend == "postgresql":
+        assert _copies(statements) == 3  # chunk 1 streamed, then one each
+    keys = [obj.pk for obj in objs]
+    assert keys == list(range(keys[0], keys[0] + 25))
+    assert dict(Author.objects.values_list("pk", "name")) == {
+        obj.pk: obj.name for obj in objs
+    }
 
 
 def _failing_last_chunk(kind: str) -> list[Author]:
@@ -175,14 +208,15 @@ def test_expression_failure_after_fallback_unsaves_all(backend: str) -> None:
     assert all(obj.pk is None and obj._state.adding for obj in objs)
 
 
-def test_generator_input(backend: str, alias: str) -> None:
-    objs = [Author(name=f"a{i}") for i in range(25)]
+@pytest.mark.parametrize("preset", [False, True])
+def test_generator_input(backend: str, alias: str, preset: bool) -> None:
+    # Reading a generator runs the caller's code, which may query: no query
+    # can run while a COPY is open, so a generator goes chunk by chunk.
+    objs = [Author(pk=i + 1 if preset else None, name=f"a{i}") for i in range(25)]
     with _statements(alias) as statements:
         created = bulk_create_in_steps(Author, iter(objs), 10)
     assert created == objs
     if backend == "postgresql":
-        # A generator's length is unknown before the COPY, so objects that
-        # need drawn keys go chunk by chunk.
         assert _copies(statements) == 3
     keys = [obj.pk for obj in objs]
     assert keys == sorted(keys)
@@ -191,20 +225,15 @@ def test_generator_input(backend: str, alias: str) -> None:
     }
 
 
-def test_generator_with_preset_keys_keeps_no_objects(backend: str, alias: str) -> None:
-    refs: list[weakref.ref[Author]] = []
-
-    def authors() -> Iterator[Author]:
-        for i in range(25):
-            author = Author(pk=i + 1, name=f"a{i}")
-            refs.append(weakref.ref(author))
-            yield author
-
+def test_return_objects_false_keeps_no_objects(backend: str, alias: str) -> None:
+    objs = [Author(pk=i + 1, name=f"a{i}") for i in range(25)]
+    refs = [weakref.ref(obj) for obj in objs]
     with _statements(alias) as statements:
-        count = bulk_create_in_steps(Author, authors(), 10, return_objects=False)
+        count = bulk_create_in_steps(Author, objs, 10, return_objects=False)
     assert count == 25
     if backend == "postgresql":
         assert _copies(statements) == 1
+    del objs
     gc.collect()
     assert all(ref() is None for ref in refs)
     assert dict(Author.objects.values_list("pk", "name")) == {
@@ -213,10 +242,11 @@ def test_generator_with_preset_keys_keeps_no_objects(backend: str, alias: str) -
 
 
 @pytest.mark.backends("postgresql")
-def test_generator_failure_in_last_chunk(alias: str) -> None:
+def test_preset_keys_failure_in_last_chunk(alias: str) -> None:
     objs = [Author(pk=i + 1, name=f"a{i}") for i in range(25)]
     objs[-1].name = "x" * 101
-    with pytest.raises(DataError):
-        bulk_create_in_steps(Author, iter(objs), 10)
+    with _statements(alias) as statements, pytest.raises(DataError):
+        bulk_create_in_steps(Author, objs, 10)
+    assert _copies(statements) == 1
     assert Author.objects.count() == 0
     assert all(obj._state.adding and obj._state.db is None for obj in objs)

@@ -1,19 +1,22 @@
 """One COPY for all the chunks of an atomic ``bulk_create_in_steps`` on PostgreSQL.
 
 Each ``COPY`` statement has a fixed cost (a round trip, parsing, setting up
-the copy state; see ``docs/performance.md``). Here every chunk is converted in turn and its rows
-handed to one ``COPY`` stream, so ``step`` still bounds the rows converted
-at a time while the server sees a single statement.
+the copy state; see ``docs/performance.md``). Here every chunk is converted
+in turn and its rows handed to one ``COPY`` stream, so ``step`` still bounds
+the rows converted at a time while the server sees a single statement.
 
-No query can run on a connection while it is inside a ``COPY``, so the
-primary keys the rows need are drawn from the key's sequence before the
-``COPY`` starts: for a list or tuple, one ``nextval`` query for every object
-of the bulk without a key. A generator's length is unknown beforehand, so its
-chunks stream only while they need no drawn keys (preset keys, keys from a
-Python default such as ``uuid4``).
+No query can run on a connection while it is inside a ``COPY`` (it would
+wait for the connection forever), so the primary keys the rows need are
+drawn from the key's sequence before the ``COPY`` starts, in one ``nextval``
+query for every object of the bulk without a key. Only lists and tuples are
+streamed, and only without a ``progress`` callback: reading a generator or
+calling back runs the caller's code, which may query the database (and
+would not see the rows of the chunks before, as it does chunk by chunk). A
+query from a field's ``pre_save`` during the ``COPY`` ends it instead.
 
-A chunk that cannot go into the stream (an SQL expression as a value, more
-objects without a key than keys were drawn, columns in another order) ends
+A chunk that cannot go into the stream (an SQL expression as a value, a
+query while converting it, more objects without a key than keys were drawn,
+columns in another order) ends
 the ``COPY``; that chunk and every later one then take the chunk-by-chunk
 path, in order, in the same transaction. Keys drawn for them and not yet
 used are set on their objects first, so every object gets the key it would
@@ -44,6 +47,16 @@ def can_stream(plan: InsertPlan[Any]) -> bool:
         # A model whose only column is its key has no values to COPY.
         and bool(plan.fields_without_pk)
     )
+
+
+class _QueryDuringCopy(Exception):  # noqa: N818 (a signal, not an error)
+    """A query was about to run on the connection while its COPY is open."""
+
+
+def _refuse_queries(
+    execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any
+) -> Any:
+    raise _QueryDuringCopy(sql)
 
 
 class OneCopy[M: Model]:
@@ -94,19 +107,28 @@ class OneCopy[M: Model]:
             return None  # nothing to write
         plan = self.plan
 
+        connection = connections[plan.alias]
+
         def stream() -> Iterator[list[tuple[Any, ...]]]:
             yield from first
             self._handed_over(chunk)
-            for later in chunks:
-                batches = self._rows_of(later)
-                if batches is None:
-                    self._left = chain([later], chunks)
-                    return
-                yield from batches
-                self._handed_over(later)
+            # From here on the COPY is open: a query from a field's pre_save
+            # would wait for the connection forever; the guard makes it end
+            # the COPY instead, and the chunk goes the chunk-by-chunk way.
+            with connection.execute_wrapper(_refuse_queries):
+                for later in chunks:
+                    try:
+                        batches = self._rows_of(later)
+                    except _QueryDuringCopy:
+                        batches = None
+                    if batches is None:
+                        self._left = chain([later], chunks)
+                        return
+                    yield from batches
+                    self._handed_over(later)
 
         assert isinstance(plan.writer, PostgreSqlWriter)
-        with connections[plan.alias].cursor() as cursor:
+        with connection.cursor() as cursor:
             plan.writer.copy_chunks(cursor, plan.table, self.columns, stream())
         return self._left
 

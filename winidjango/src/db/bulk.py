@@ -454,7 +454,11 @@ def _create_in_one_copy[M: Model](
     in the same transaction. With ``return_objects=False`` the plan keeps no
     strong reference and neither does this: a count is returned instead.
     """
-    if not can_stream(plan):
+    # Only a list or tuple: no query can run while the COPY is open (it would
+    # wait for the connection forever), and reading a generator or calling
+    # progress() runs the caller's code, which may query. Neither would see
+    # the rows of earlier chunks either, which the chunked path shows them.
+    if not can_stream(plan) or progress is not None or not isinstance(bulk, Sequence):
         return None
     alias = plan.alias
     keep = return_objects
