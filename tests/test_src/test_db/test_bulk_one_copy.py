@@ -250,3 +250,16 @@ def test_preset_keys_failure_in_last_chunk(alias: str) -> None:
     assert _copies(statements) == 1
     assert Author.objects.count() == 0
     assert all(obj._state.adding and obj._state.db is None for obj in objs)
+
+
+@pytest.mark.backends("postgresql")
+def test_driver_error_mid_stream_rolls_back(alias: str) -> None:
+    # The driver refuses the value while the COPY is open and the stream is
+    # suspended mid-way: the rollback and the next queries still run.
+    objs = [Author(name=f"a{i}") for i in range(25)]
+    objs[-1].name = "nul \x00 inside"
+    with pytest.raises(DataError, match="NUL"):
+        bulk_create_in_steps(Author, objs, 10)
+    assert Author.objects.count() == 0
+    assert all(obj.pk is None and obj._state.adding for obj in objs)
+    assert not connections[alias].execute_wrappers

@@ -53,12 +53,6 @@ class _QueryDuringCopy(Exception):  # noqa: N818 (a signal, not an error)
     """A query was about to run on the connection while its COPY is open."""
 
 
-def _refuse_queries(
-    execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any
-) -> Any:
-    raise _QueryDuringCopy(sql)
-
-
 class OneCopy[M: Model]:
     """Streams chunks of objects into one ``COPY``; see the module docstring."""
 
@@ -108,28 +102,42 @@ class OneCopy[M: Model]:
         plan = self.plan
 
         connection = connections[plan.alias]
+        copy_open = False
+
+        def refuse_queries(
+            execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any
+        ) -> Any:
+            # A query from a field's pre_save while the COPY is open would
+            # wait for the connection forever: it ends the COPY instead, and
+            # the chunk goes the chunk-by-chunk way.
+            if copy_open:
+                raise _QueryDuringCopy(sql)
+            return execute(sql, params, many, context)
 
         def stream() -> Iterator[list[tuple[Any, ...]]]:
+            nonlocal copy_open
+            copy_open = True  # run by the COPY, so only once it has started
             yield from first
             self._handed_over(chunk)
-            # From here on the COPY is open: a query from a field's pre_save
-            # would wait for the connection forever; the guard makes it end
-            # the COPY instead, and the chunk goes the chunk-by-chunk way.
-            with connection.execute_wrapper(_refuse_queries):
-                for later in chunks:
-                    try:
-                        batches = self._rows_of(later)
-                    except _QueryDuringCopy:
-                        batches = None
-                    if batches is None:
-                        self._left = chain([later], chunks)
-                        return
-                    yield from batches
-                    self._handed_over(later)
+            for later in chunks:
+                try:
+                    batches = self._rows_of(later)
+                except _QueryDuringCopy:
+                    batches = None
+                if batches is None:
+                    self._left = chain([later], chunks)
+                    return
+                yield from batches
+                self._handed_over(later)
 
         assert isinstance(plan.writer, PostgreSqlWriter)
-        with connection.cursor() as cursor:
-            plan.writer.copy_chunks(cursor, plan.table, self.columns, stream())
+        # The guard is removed right after the COPY, however it ends: left in
+        # place, it would refuse the rollback of a failed one.
+        with connection.execute_wrapper(refuse_queries), connection.cursor() as cursor:
+            try:
+                plan.writer.copy_chunks(cursor, plan.table, self.columns, stream())
+            finally:
+                copy_open = False
         return self._left
 
     def _rows_of(self, chunk: list[M]) -> list[list[tuple[Any, ...]]] | None:
