@@ -8,6 +8,7 @@ that owns the transaction executes.
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -161,12 +162,35 @@ class InsertPlan[M: Model](ChunkChecks):
         self._related_ids = RelatedIds(model)
         # AutoField's metaclass makes BigAutoField and SmallAutoField count.
         self._auto_pk = isinstance(meta.pk, AutoField)
+        self._key_of = attrgetter(meta.pk.attname)
         # MySQL/MariaDB give a row written with id 0 a new id (unless sql_mode
         # has NO_AUTO_VALUE_ON_ZERO) and the object would keep 0; Django
         # refuses it. Read from the server here, in the owning thread.
         self._zero_refused = self._auto_pk and not (
             connection.features.allows_auto_pk_0
         )
+
+    def keys_needed(self, objs: Sequence[Model]) -> int | None:
+        """How many of ``objs`` :meth:`prepare` would leave to the database's keys.
+
+        The objects whose key attribute is None (an auto-incrementing key) or
+        a ``DatabaseDefault``, read at C speed. None if one of ``objs`` has
+        no key attribute (not an instance of the model): :meth:`prepare`
+        refuses it.
+        """
+        try:
+            keys = list(map(self._key_of, objs))
+        except AttributeError:
+            return None
+        needed = keys.count(None) if self._auto_pk else 0
+        if any(issubclass(kind, DatabaseDefault) for kind in set(map(type, keys))):
+            needed += sum(isinstance(key, DatabaseDefault) for key in keys)
+        return needed
+
+    def needs_key(self, obj: Model) -> bool:
+        """Whether :meth:`prepare` would leave ``obj``'s key to the database."""
+        key = getattr(obj, self.pk_field.attname, None)
+        return (self._auto_pk and key is None) or isinstance(key, DatabaseDefault)
 
     def check_values_up_front(self, bulk: Sequence[Model]) -> None:
         """Refuse a 0 key where the server would replace it, before any write."""

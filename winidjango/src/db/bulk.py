@@ -7,7 +7,9 @@ connection for ``using``: it either writes everything or nothing, and inside a
 caller's ``transaction.atomic()`` (or a ``TestCase``) it joins that
 transaction. Helper threads never write in this mode; they *prepare* upcoming
 chunks (instance checks, values, SQL) while the caller's thread executes the
-prepared ones, so the database work and the Python work overlap.
+prepared ones, so the database work and the Python work overlap. (On
+PostgreSQL, ``bulk_create_in_steps`` and ``bulk_create_from_frame`` stream
+every chunk into one ``COPY`` in this mode, prepared in the caller's thread.)
 
 With ``atomic=False`` every chunk commits on its own. On PostgreSQL and MariaDB,
 with ``threads > 1``, chunks are then written concurrently, each worker thread
@@ -55,6 +57,7 @@ from winidjango.src.db._backends.postgresql import PostgreSqlWriter
 from winidjango.src.db._delete import DeletePlan, preview_deletion, sum_delete_counts
 from winidjango.src.db._frame import FramePlan
 from winidjango.src.db._insert import InsertPlan
+from winidjango.src.db._insert_copy import OneCopy, can_stream, with_drawn_keys
 from winidjango.src.db._load_rejecting import (
     create_objects_rejecting,
     load_frame_rejecting,
@@ -313,7 +316,9 @@ def bulk_create_in_steps[M: Model](
         threads: threads working on the call, the caller's included; default
             :data:`DEFAULT_THREADS`. ``1`` does everything in the caller's thread.
         atomic: all-or-nothing (default). ``False`` commits chunk by chunk.
-        progress: optional ``progress(model, n)`` callback per written chunk.
+        progress: optional ``progress(model, n)`` callback per written chunk
+            (in the single COPY described below: once the chunk's rows are
+            handed to the COPY stream, before the statement ends).
         return_objects: ``False`` returns the number of rows created instead
             of the objects and keeps no reference to them, so that creating
             millions of rows from a generator needs memory for a few chunks
@@ -336,6 +341,19 @@ def bulk_create_in_steps[M: Model](
     Values are converted as Django's ``bulk_create`` converts them
     (``pre_save``, then ``get_db_prep_save``); only values that chain
     provably returns unchanged skip it.
+
+    On PostgreSQL with psycopg 3 and ``atomic=True``, the whole call is one
+    ``COPY`` statement, fed a chunk at a time (``step`` still bounds the rows
+    converted at once). The keys of a list's objects are drawn from the
+    key's sequence in one query before the COPY starts (no query can run
+    during it); a generator's length is unknown beforehand, so its chunks
+    join the COPY only while they need no drawn key (preset keys, or keys
+    from a Python default). A chunk that cannot be streamed (an SQL
+    expression as a value) ends the COPY; it and the rest are written chunk
+    by chunk in the same transaction, with the keys drawn for them, so every
+    object gets the key it would have got anyway, in input order.
+    ``threads`` does not apply to the streamed chunks: they are prepared in
+    the caller's thread.
 
     Raises:
         TypeError, ValueError: bad ``step``.
@@ -367,6 +385,17 @@ def bulk_create_in_steps[M: Model](
         )
         return created if return_objects else len(created)
     try:
+        if atomic:
+            streamed = _create_in_one_copy(
+                plan,
+                bulk,
+                step,
+                threads=threads,
+                progress=progress,
+                return_objects=return_objects,
+            )
+            if streamed is not None:
+                return streamed
         if not return_objects:
             return _count_created(
                 plan, bulk, step, threads=threads, atomic=atomic, progress=progress
@@ -406,6 +435,84 @@ def _run_inserts[M: Model, R](
         progress=progress,
         pipelined=not self_referencing,
     )
+
+
+def _create_in_one_copy[M: Model](
+    plan: InsertPlan[M],
+    bulk: Iterable[M],
+    step: int,
+    *,
+    threads: int | None,
+    progress: Progress | None,
+    return_objects: bool,
+) -> list[M] | int | None:
+    """Create ``bulk`` through one streamed COPY where it can; None if not.
+
+    See :mod:`winidjango.src.db._insert_copy`. None (nothing read, nothing
+    written) unless the plan writes plain rows with PostgreSQL's COPY. The
+    chunks after one that cannot be streamed take the chunk-by-chunk path,
+    in the same transaction. With ``return_objects=False`` the plan keeps no
+    strong reference and neither does this: a count is returned instead.
+    """
+    # Only a list or tuple: no query can run while the COPY is open (it would
+    # wait for the connection forever), and reading a generator or calling
+    # progress() runs the caller's code, which may query. Neither would see
+    # the rows of earlier chunks either, which the chunked path shows them.
+    if not can_stream(plan) or progress is not None or not isinstance(bulk, Sequence):
+        return None
+    alias = plan.alias
+    keep = return_objects
+    chunks = _validated_chunks(plan, bulk, step)  # a list is checked here
+    keys: deque[int] = deque()
+    # Keys are drawn before the COPY starts, which needs the number of
+    # objects without a key: known for a list, not for a generator.
+    needed = plan.keys_needed(bulk) if isinstance(bulk, Sequence) else None
+    counted = needed is not None
+    with transaction.atomic(using=alias):
+        if needed:
+            writer = plan.writer
+            assert isinstance(writer, PostgreSqlWriter)
+            with connections[alias].cursor() as cursor:
+                sequence = writer.key_sequence(
+                    cursor, plan.table, str(plan.pk_field.column)
+                )
+                if sequence is None:
+                    counted = False  # keys from a default the server runs
+                else:
+                    keys.extend(writer.reserve_keys(cursor, sequence, needed))
+        stream = OneCopy(
+            plan, keys, count_first=not counted, progress=progress, keep_objects=keep
+        )
+        left = stream.run(chunks)
+        rest: list[Any] = []
+        if left is not None:
+            execute: Callable[[Any], Any] = plan.execute
+            if not keep:
+
+                def execute(prepared: Any) -> int:
+                    return len(plan.execute(prepared))
+
+            rest = _run(
+                plan.model,
+                alias,
+                with_drawn_keys(plan, left, keys),
+                plan.prepare,
+                execute,
+                threads=threads,
+                atomic=True,
+                progress=progress,
+                pipelined=plan.model not in _related_models(plan.model),
+            )
+    logger.debug(
+        "created %s objects on %s, %s",
+        plan.model.__name__,
+        alias,
+        "in one COPY" if left is None else "in one COPY and then chunk by chunk",
+    )
+    if keep:
+        return [*stream.created, *(obj for result in rest for obj in result)]
+    count: int = stream.count + sum(rest)
+    return count
 
 
 def _create[M: Model](

@@ -202,7 +202,7 @@ class PostgreSqlWriter(BulkSqlWriter):
         quote = self.quote
         keys: list[Any] | None = None
         if pk_column is not None:
-            sequence = self._sequence(cursor, table, pk_column)
+            sequence = self.key_sequence(cursor, table, pk_column)
             if sequence is None:
                 # No sequence behind the key (a custom default): let the
                 # database fill it in and read the keys back.
@@ -269,7 +269,7 @@ class PostgreSqlWriter(BulkSqlWriter):
         with cursor.db.wrap_database_errors:
             cursor._execute_with_wrappers(sql, chunks, many=True, executor=_copy_chunks)
 
-    def _sequence(self, cursor: Any, table: str, pk_column: str) -> str | None:
+    def key_sequence(self, cursor: Any, table: str, pk_column: str) -> str | None:
         """The sequence behind ``table.pk_column``, looked up once per writer.
 
         Looked up apart from ``nextval``: inside the key query,
