@@ -54,7 +54,7 @@ from winidjango.src.commands._checks import (
     check_column_types,
     check_columns,
 )
-from winidjango.src.commands._cleaning import clean_tracked
+from winidjango.src.commands._cleaning import Dropped, clean_tracked
 from winidjango.src.commands._options import positive_int
 from winidjango.src.commands._parallel import build_in_processes, clean_in_processes
 from winidjango.src.commands._progress import ChunkProgress, StepProgress
@@ -87,7 +87,13 @@ from winidjango.src.db.models import topological_sort_models
 from winidjango.src.db.rejects import Reject
 from winidjango.src.db.sync import SyncPlan, plan_sync_bulks
 
-__all__ = ["DeleteLimit", "ImportDataBaseCommand", "ImportReport"]
+__all__ = [
+    "DeleteLimit",
+    "Dropped",
+    "ImportDataBaseCommand",
+    "ImportReport",
+    "clean_tracked",
+]
 
 #: Sample keys shown per model in a deletion preview.
 SAMPLE_KEYS = 5

@@ -47,8 +47,11 @@ from winiutils.core.data.dataframe.cleaning import CleaningDF
 from examples.flights.flights import cleaning, data, importing
 from examples.flights.flights.importing import MODELS, NATURAL_KEYS, Bulks
 from examples.flights.flights.models import Flight
-from winidjango.src.commands._cleaning import Dropped, clean_tracked
-from winidjango.src.commands.import_data import ImportDataBaseCommand
+from winidjango.src.commands.import_data import (
+    Dropped,
+    ImportDataBaseCommand,
+    clean_tracked,
+)
 
 #: Objects per INSERT: bigger than the library's default of 1000, which
 #: saves round trips for the 300,000 flights.
