@@ -505,7 +505,7 @@ class ImportDataBaseCommand(ABCBaseCommand):
             )
             raise CommandError(message)
         self.rejects = RejectLog()
-        self._seen_keys: dict[type[Model], pl.DataFrame] = {}
+        self._seen_keys: dict[type[Model], set[tuple[Any, ...]]] = {}
         self._committed_batches = 0
         self._batched = False
         with self._step("read", "handle_import") as step:
@@ -739,7 +739,8 @@ class ImportDataBaseCommand(ABCBaseCommand):
         """Refuse (or set aside) a key that an earlier batch already had.
 
         Within one batch the checks and the sync refuse repeated keys; across
-        batches only the keys seen so far can tell.
+        batches only the keys seen so far can tell. They are kept in a set, so
+        each batch costs its own size, not the size of all batches before it.
         """
         if not self._batched:
             return
@@ -747,31 +748,24 @@ class ImportDataBaseCommand(ABCBaseCommand):
             bulk = bulks.get(model)
             if bulk is None or not len(bulk):
                 continue
-            frame = key_frame(model, bulk, key).with_row_index("__position")
-            columns = [c for c in frame.columns if c != "__position"]
-            seen = self._seen_keys.get(model)
-            if seen is not None:
-                repeated = frame.join(seen, on=columns, how="semi", nulls_equal=True)
-                if repeated.height:
-                    self._repeated(model, bulks, repeated, rows_of, columns)
-            fresh = frame.drop("__position")
-            self._seen_keys[model] = (
-                fresh if seen is None else pl.concat([seen, fresh]).unique()
-            )
+            found = key_frame(model, bulk, key).rows()
+            seen = self._seen_keys.setdefault(model, set())
+            repeated = [position for position, k in enumerate(found) if k in seen]
+            seen.update(found)
+            if repeated:
+                self._repeated(model, bulks, repeated, found[repeated[0]], rows_of)
 
     def _repeated(
         self,
         model: type[Model],
         bulks: _Bulks,
-        repeated: pl.DataFrame,
+        positions: list[int],
+        key: tuple[Any, ...],
         rows_of: dict[type[Model], list[int] | None],
-        columns: list[str],
     ) -> None:
-        positions = repeated.get_column("__position").to_list()
         numbers = rows_of.get(model)
         first = positions[0]
         row = numbers[first] if numbers is not None else first + 1
-        key = repeated.select(columns).row(0)
         reason = f"key {_key_text(key)} repeats a row of an earlier batch"
         if not self._rejecting:
             message = (
