@@ -261,6 +261,9 @@ class ImportDataBaseCommand(ABCBaseCommand):
     ) -> None:
         super().__init__(stdout, stderr, no_color, force_color)
         self.report = ImportReport()
+        # Source row numbers of each model's data in the part being written
+        # (import_to_db may also be called on its own, outside a run).
+        self._rows_of: dict[type[Model], list[int] | None] = {}
 
     # -- the hooks a subclass writes ----------------------------------------
 
@@ -506,6 +509,7 @@ class ImportDataBaseCommand(ABCBaseCommand):
             raise CommandError(message)
         self.rejects = RejectLog()
         self._seen_keys: dict[type[Model], set[tuple[Any, ...]]] = {}
+        self._rows_of = {}
         self._committed_batches = 0
         self._batched = False
         with self._step("read", "handle_import") as step:
@@ -928,7 +932,7 @@ class ImportDataBaseCommand(ABCBaseCommand):
             )
         finally:
             progress.close()
-        rows_of = getattr(self, "_rows_of", {})
+        rows_of = self._rows_of
         # Not written, but not saved before either: the report must not
         # count them as "already saved".
         self._refused_in_write = {
