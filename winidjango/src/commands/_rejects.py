@@ -116,7 +116,7 @@ class RejectLog:
             row = numbers[reject.row - 1] if numbers is not None else reject.row
             self.lines.append((row, reject.model, reject.column, reject.reason))
             reasons = self.refused.setdefault(reject.model, Counter())
-            reasons[_rule_name(reject.reason)] += 1
+            reasons[reject_kind(reject.reason)] += 1
 
     def keep_sources(self, raw: pl.DataFrame, first_row: int) -> None:
         """Keep the source values of the rows recorded from ``raw``.
@@ -168,17 +168,12 @@ def objects_without_refused(
 
 
 def reject_kind(reason: str) -> str:
-    """The kind of a reason, for counts: without the values in it."""
-    return _rule_name(reason)
-
-
-def _rule_name(reason: str) -> str:
     """A reason without the values in it, to count rows per kind of reason.
 
     Examples:
-        >>> _rule_name("points to no Author row (id=7)")
+        >>> reject_kind("points to no Author row (id=7)")
         'points to no Author row'
-        >>> _rule_name("IntegrityError: duplicate key DETAIL: Key (name)=(Ann)")
+        >>> reject_kind("IntegrityError: duplicate key DETAIL: Key (name)=(Ann)")
         'IntegrityError: duplicate key'
     """
     reason = reason.split(" DETAIL", 1)[0]
