@@ -10,7 +10,6 @@ under their source column names.
 
 import argparse
 import re
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,10 +87,6 @@ class RejectLog:
     sources: dict[int, dict[str, Any]] = field(default_factory=dict)
     #: The source's column names, in order (from the first batch).
     columns: list[str] = field(default_factory=list)
-    #: ``{rule: rows}`` of the rows the cleaning dropped.
-    dropped: Counter[str] = field(default_factory=Counter)
-    #: ``{model label: {reason: rows}}`` of the rows refused.
-    refused: dict[str, Counter[str]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.lines)
@@ -101,7 +96,6 @@ class RejectLog:
         for row in dropped:
             reason = f"{row.rule} {row.detail}".strip()
             self.lines.append((row.row, cleaning, row.column, reason))
-            self.dropped[row.rule] += 1
 
     def add_refused(
         self, rejects: Iterable[Reject], numbers: Sequence[int] | None
@@ -115,8 +109,6 @@ class RejectLog:
         for reject in rejects:
             row = numbers[reject.row - 1] if numbers is not None else reject.row
             self.lines.append((row, reject.model, reject.column, reject.reason))
-            reasons = self.refused.setdefault(reject.model, Counter())
-            reasons[reject_kind(reject.reason)] += 1
 
     def keep_sources(self, raw: pl.DataFrame, first_row: int) -> None:
         """Keep the source values of the rows recorded from ``raw``.
