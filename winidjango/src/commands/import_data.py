@@ -754,8 +754,15 @@ class ImportDataBaseCommand(ABCBaseCommand):
                 continue
             found = key_frame(model, bulk, key).rows()
             seen = self._seen_keys.setdefault(model, set())
-            repeated = [position for position, k in enumerate(found) if k in seen]
-            seen.update(found)
+            # A key with a null part (a foreign key to a parent created in
+            # this batch, or a null value) matches nothing, as in the index.
+            complete = [None not in k for k in found]
+            repeated = [
+                position
+                for position, k in enumerate(found)
+                if complete[position] and k in seen
+            ]
+            seen.update(k for k, whole in zip(found, complete, strict=True) if whole)
             if repeated:
                 self._repeated(model, bulks, repeated, found[repeated[0]], rows_of)
 

@@ -907,15 +907,18 @@ class SyncPlan:
         )
         per_statement = min(per_statement, self._step)
         updated = 0
+        # update_statements, not update_statement: MariaDB's writer splits by
+        # the server's packet size and the fallback writes a row at a time.
+        statements = writer.update_statements(
+            meta.db_table,
+            str(meta.pk.column),
+            columns,
+            casts,
+            rows,
+            max_rows=per_statement,
+        )
         with connection.cursor() as cursor, writer.planner_settings(cursor):
-            for start in range(0, len(rows), per_statement):
-                sql, params = writer.update_statement(
-                    meta.db_table,
-                    str(meta.pk.column),
-                    columns,
-                    casts,
-                    rows[start : start + per_statement],
-                )
+            for sql, params in statements:
                 cursor.execute(sql, params)
                 updated += cursor.rowcount
         return updated
