@@ -158,3 +158,21 @@ def test_objects_database_refusals_are_isolated(backend: str) -> None:
     by_row = {reject.row: reject for reject in rejects}
     assert by_row[4].column == "author"
     assert "unsaved related object" in by_row[5].reason
+
+
+def test_objects_failure_after_rejects_leaves_them_unsaved(backend: str) -> None:
+    objs = [Score(label=f"s{i}", points=-1 if i == 1 else i) for i in range(6)]
+    calls = []
+
+    def fail_on_last(model: object, n: int) -> None:
+        calls.append(n)
+        if len(calls) == 3:
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        bulk_create_in_steps(Score, objs, 2, rejects=[], progress=fail_on_last)
+    assert _labels() == []
+    # Rolled back: no object passes for saved, so a retry creates them all.
+    assert all(obj._state.adding and obj.pk is None for obj in objs)
+    objs[1].points = 1
+    assert len(bulk_create_in_steps(Score, objs, 2)) == 6

@@ -316,9 +316,9 @@ def bulk_create_in_steps[M: Model](
         threads: threads working on the call, the caller's included; default
             :data:`DEFAULT_THREADS`. ``1`` does everything in the caller's thread.
         atomic: all-or-nothing (default). ``False`` commits chunk by chunk.
-        progress: optional ``progress(model, n)`` callback per written chunk
-            (in the single COPY described below: once the chunk's rows are
-            handed to the COPY stream, before the statement ends).
+        progress: optional ``progress(model, n)`` callback per written chunk;
+            a call with ``progress`` is written chunk by chunk (no single
+            COPY, see below), so the rows are there when it is called.
         return_objects: ``False`` returns the number of rows created instead
             of the objects and keeps no reference to them, so that creating
             millions of rows from a generator needs memory for a few chunks
@@ -346,9 +346,9 @@ def bulk_create_in_steps[M: Model](
     ``COPY`` statement, fed a chunk at a time (``step`` still bounds the rows
     converted at once). The keys of a list's objects are drawn from the
     key's sequence in one query before the COPY starts (no query can run
-    during it); a generator's length is unknown beforehand, so its chunks
-    join the COPY only while they need no drawn key (preset keys, or keys
-    from a Python default). A chunk that cannot be streamed (an SQL
+    during it). A generator, whose length is unknown beforehand, and a call
+    with ``progress`` (whose callback may query) are written chunk by chunk
+    instead. A chunk that cannot be streamed (an SQL
     expression as a value) ends the COPY; it and the rest are written chunk
     by chunk in the same transaction, with the keys drawn for them, so every
     object gets the key it would have got anyway, in input order.
@@ -379,12 +379,12 @@ def bulk_create_in_steps[M: Model](
     plan = InsertPlan(
         model, connections[alias], alias, step, keep_objects=return_objects
     )
-    if rejects is not None:
-        created = create_objects_rejecting(
-            plan, bulk, step=step, rejects=rejects, progress=progress
-        )
-        return created if return_objects else len(created)
     try:
+        if rejects is not None:
+            created = create_objects_rejecting(
+                plan, bulk, step=step, rejects=rejects, progress=progress
+            )
+            return created if return_objects else len(created)
         if atomic:
             streamed = _create_in_one_copy(
                 plan,
@@ -404,7 +404,8 @@ def bulk_create_in_steps[M: Model](
             plan, bulk, step, threads=threads, atomic=atomic, progress=progress
         )
     except BaseException:
-        if atomic:
+        # The rejects path is one transaction whatever ``atomic`` says.
+        if atomic or rejects is not None:
             plan.forget_written()
         raise
 

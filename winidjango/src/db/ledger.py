@@ -57,7 +57,7 @@ class ImportLedger:
     """The committed batches of one named import on one database."""
 
     def __init__(self, name: str, *, using: str | None = None) -> None:
-        """Name the import; ``using`` is the database (default: the router's)."""
+        """Name the import; ``using`` is the database (default: ``default``)."""
         if not name or len(name) > 200:
             message = f"an import name must have 1 to 200 characters, got {name!r}"
             raise ValueError(message)
