@@ -224,3 +224,40 @@ def test_option_checks(alias: str, tmp_path: Path) -> None:
         _run(Command(), feed, alias, resume=True)
     with pytest.raises(CommandError, match="--max-rejects needs --rejects"):
         _run(Command(), feed, alias, max_rejects="1")
+
+
+@pytest.mark.parametrize(
+    ("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)]
+)
+def test_an_interrupted_import_writes_nothing(
+    alias: str, tmp_path: Path, signum: int, code: int
+) -> None:
+    # Batches of 3 in one transaction: the first batch is written, the
+    # second sleeps in its build; the signal must roll the first one back.
+    feed = _csv(tmp_path, [f"s{i},{i},,A,1" for i in range(1, 11)])
+    process = _manage(
+        _test_database(alias),
+        "import_scores",
+        str(feed),
+        "--lazy",
+        "--batch-size",
+        "3",
+        "--sleep-after",
+        "3",
+    )
+    assert process.stdout is not None
+    try:
+        for line in process.stdout:
+            if line.startswith("SLEEPING"):
+                break
+        process.send_signal(signum)
+        _, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == code, err
+    assert err.strip().splitlines()[-1] == (
+        "Interrupted: rolled back, nothing was written."
+    )
+    assert "Traceback" not in err
+    assert Score.objects.count() == 0

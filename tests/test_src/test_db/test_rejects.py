@@ -6,10 +6,11 @@ rows are in the reject list, with their 1-based row numbers and a reason.
 """
 
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
-from django.db import transaction
+from django.db import connections, transaction
 
 from tests.testapp.models import Author, Score
 from winidjango.src.db.bulk import bulk_create_from_frame, bulk_create_in_steps
@@ -176,3 +177,27 @@ def test_objects_failure_after_rejects_leaves_them_unsaved(backend: str) -> None
     assert all(obj._state.adding and obj.pk is None for obj in objs)
     objs[1].points = 1
     assert len(bulk_create_in_steps(Score, objs, 2)) == 6
+
+
+def test_one_bad_row_costs_a_few_statements(alias: str) -> None:
+    # 1,000 rows in one chunk, one refused by the database: the halving
+    # needs about 2 * log2(1000) extra attempts, not one per row.
+    frame = pl.DataFrame(
+        {
+            "label": [f"r{i}" for i in range(1000)],
+            "points": [-1 if i == 700 else i for i in range(1000)],
+        }
+    )
+    writes: list[str] = []
+
+    def count(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if sql.lstrip().upper().startswith(("INSERT", "COPY", "LOAD")):
+            writes.append(sql)
+        return execute(sql, params, many, context)
+
+    rejects: list[Reject] = []
+    with connections[alias].execute_wrapper(count):
+        written = bulk_create_from_frame(Score, frame, step=1000, rejects=rejects)
+    assert written == 999
+    assert [reject.row for reject in rejects] == [701]
+    assert len(writes) <= 2 * 10 + 2, len(writes)
